@@ -1,0 +1,162 @@
+//! The contract every layer fulfils.
+//!
+//! A model is a chain of [`Layer`]s. The chain owns the activation buffers: layer `k` reads
+//! activation `k` and writes activation `k + 1`, each a `[batch, len]` matrix whose rows are
+//! samples in channels-last order (see [`crate::shape`]). Because the chain keeps every
+//! activation until the backward pass, a layer gets both its input and its output back in
+//! [`Layer::backward`] and only caches what it cannot recompute cheaply (im2col patches,
+//! max-pool indices, dropout masks, LSTM gates).
+//!
+//! Buffers are sized once for the largest batch and reused; a smaller final batch works on
+//! a prefix of them, so layers must not assume the batch size stays the same between calls.
+//!
+//! The optimiser, the weight files and the summary see layers only through their
+//! [`Param`]s, and the gradient checks in [`crate::gradcheck`] run against this trait, so a
+//! new layer gets all of them by implementing it.
+
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2};
+
+use crate::activation::ActivationKind;
+
+/// Whether a forward pass trains, infers, or samples for Monte Carlo prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Training: stochastic layers are active and layers cache what backward needs.
+    Train,
+    /// Inference: stochastic layers are the identity, bit for bit.
+    Infer,
+    /// Monte Carlo sampling: stochastic layers are active but draw from a stream of their
+    /// own, so sampling never changes what training would draw; nothing is cached.
+    MonteCarlo,
+}
+
+/// What a forward or backward call is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Training, inference or Monte Carlo sampling.
+    pub mode: Mode,
+    /// When true, the layer skips its activation in forward and backward: it outputs
+    /// pre-activations (logits) and receives gradients with respect to them. The chain sets
+    /// this only on the last layer, when the loss fuses with that layer's activation
+    /// (softmax with cross-entropy).
+    pub logits: bool,
+}
+
+impl Pass {
+    /// A pass in `mode` that applies activations.
+    pub fn new(mode: Mode) -> Self {
+        Self { mode, logits: false }
+    }
+}
+
+/// One trainable variable of a layer with its accumulated gradient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    /// The variable's Keras name within its layer: `kernel`, `bias`, `recurrent_kernel`.
+    pub name: &'static str,
+    /// The value, in Keras's layout (a conv kernel is `[k_h, k_w, in_channels, filters]`,
+    /// a dense kernel `[in, out]`).
+    pub value: ArrayD<f32>,
+    /// The gradient of the mean batch loss, same shape as `value`. Backward passes add to
+    /// it; the chain zeroes it before each batch.
+    pub grad: ArrayD<f32>,
+}
+
+impl Param {
+    /// A variable with the given initial value and a zero gradient.
+    pub fn new(name: &'static str, value: ArrayD<f32>) -> Self {
+        let grad = ArrayD::zeros(value.raw_dim());
+        Self { name, value, grad }
+    }
+
+    /// Number of scalars.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// True for a variable with no elements.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+}
+
+/// A layer: forward, backward, and access to its parameters.
+///
+/// Layers are statically shaped: their input and output sample shapes are fixed by const
+/// generic parameters, and only the batch size varies at run time.
+pub trait Layer: Send {
+    /// The layer's Keras name, unique in its model (`conv2d`, `conv2d_1`, `dense`).
+    fn name(&self) -> &str;
+
+    /// The Keras class name shown by the summary (`Conv2D`, `MaxPooling2D`, `Dense`).
+    fn kind(&self) -> &'static str;
+
+    /// The per-sample input shape, e.g. `[28, 28, 1]`.
+    fn input_dims(&self) -> &'static [usize];
+
+    /// The per-sample output shape, e.g. `[26, 26, 32]`.
+    fn output_dims(&self) -> &'static [usize];
+
+    /// Number of values in one input sample.
+    fn input_len(&self) -> usize {
+        self.input_dims().iter().product()
+    }
+
+    /// Number of values in one output sample.
+    fn output_len(&self) -> usize {
+        self.output_dims().iter().product()
+    }
+
+    /// The activation fused into this layer.
+    fn activation(&self) -> ActivationKind {
+        ActivationKind::Linear
+    }
+
+    /// True for layers that behave differently in training (dropout and its family).
+    fn is_stochastic(&self) -> bool {
+        false
+    }
+
+    /// Computes the output of a batch.
+    ///
+    /// In [`Mode::Train`] the layer caches what [`Layer::backward`] will need.
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, input_len]`
+    /// - `output`: `[batch, output_len]`, fully overwritten
+    fn forward(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>, pass: Pass);
+
+    /// Back-propagates the gradient of the batch loss through the layer.
+    ///
+    /// Called after a [`Mode::Train`] forward with the same `input` and `output`. Adds the
+    /// parameter gradients to each [`Param::grad`], and writes the gradient with respect to
+    /// the input into `grad_input` unless it is `None` (the first layer of a model needs
+    /// none). The layer may overwrite `grad_output`.
+    ///
+    /// # Shapes
+    /// - `input`, `grad_input`: `[batch, input_len]`
+    /// - `output`, `grad_output`: `[batch, output_len]`
+    fn backward(
+        &mut self,
+        input: ArrayView2<'_, f32>,
+        output: ArrayView2<'_, f32>,
+        grad_output: ArrayViewMut2<'_, f32>,
+        grad_input: Option<ArrayViewMut2<'_, f32>>,
+        pass: Pass,
+    );
+
+    /// The trainable variables, in a fixed order.
+    fn params(&self) -> Vec<&Param> {
+        Vec::new()
+    }
+
+    /// The trainable variables, mutably, in the same order as [`Layer::params`].
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        Vec::new()
+    }
+
+    /// Number of trainable scalars.
+    fn param_count(&self) -> usize {
+        self.params().iter().map(|p| p.len()).sum()
+    }
+}
