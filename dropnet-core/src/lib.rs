@@ -9,6 +9,7 @@
 //! `[batch, height, width, channels]`, sequences `[batch, time, features]`.
 
 pub mod activation;
+pub mod data;
 pub mod error;
 pub mod layer;
 pub mod network;

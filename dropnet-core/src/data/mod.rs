@@ -1,0 +1,7 @@
+//! Data loaders: the IDX format and the MNIST digits stored in it.
+//!
+//! Loaders check what they read before allocating for it and report problems as
+//! [`crate::Error`] values that name the file and what was expected and found.
+
+pub mod idx;
+pub mod mnist;
