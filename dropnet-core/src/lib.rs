@@ -16,6 +16,7 @@ pub mod network;
 pub mod rng;
 pub mod runtime;
 pub mod shape;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use layer::{Layer, Mode, Param, Pass};

@@ -1,0 +1,348 @@
+//! Weight files in the safetensors format.
+//!
+//! A file holds one tensor per trainable variable, named `<layer name>/<variable name>`
+//! (`conv2d/kernel`, `conv2d/bias`, `dense/kernel`, …), stored as little-endian `F32` in the
+//! variable's Keras layout: a conv kernel is `[k_h, k_w, in_channels, filters]`, a dense
+//! kernel `[in, out]`, a bias `[n]`. Weights trained in Keras can therefore be brought over
+//! by writing the same names and shapes, with no transposition.
+//!
+//! The header's metadata records `format = "dropnet"`, the [`FORMAT_VERSION`] and the
+//! model's name. [`load`] does not require them, so a file written by another tool loads
+//! as long as its tensors match.
+//!
+//! [`save`] replaces the target atomically, and [`load`] changes no weight unless the whole
+//! file fits the model. Neither keeps optimiser state: a loaded model continues training
+//! with fresh optimiser moments.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ndarray::{ArrayD, IxDyn};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{Error, Result};
+use crate::layer::Param;
+use crate::network::Network;
+
+/// The value of the `format` metadata entry.
+pub const FORMAT: &str = "dropnet";
+
+/// The version of the file layout [`save`] writes, stored as `format_version` metadata.
+pub const FORMAT_VERSION: &str = "1";
+
+/// Room allowed for the JSON header when bounding the size of a file to load.
+const HEADER_ALLOWANCE: u64 = 1 << 20;
+
+/// Bytes per model scalar allowed when bounding the size of a file to load: eight, so a
+/// file storing the right tensors as `F64` is still read and reported as a dtype error.
+const BYTES_PER_SCALAR_ALLOWED: u64 = 8;
+
+/// Writes every trainable variable of `model` to `path` as a safetensors file.
+///
+/// The file is written under a temporary name in the same folder, flushed to disk, then
+/// renamed over `path`. A crash or a full disk during the save therefore leaves any
+/// previous file at `path` whole; the temporary file is removed on failure.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be written or renamed (for instance when `path` is a
+/// directory); [`Error::InvalidConfig`] if two variables of the model share a tensor name.
+pub fn save<N: Network + ?Sized>(model: &N, path: &Path) -> Result<()> {
+    let mut names = HashSet::new();
+    let mut tensors = Vec::new();
+    for layer in model.layers() {
+        for param in layer.params() {
+            let name = tensor_name(layer.name(), param.name);
+            check_unique(&mut names, &name)?;
+            let bytes: Vec<u8> = param.value.iter().flat_map(|v| v.to_le_bytes()).collect();
+            tensors.push((name, param.value.shape().to_vec(), bytes));
+        }
+    }
+
+    let serialize_error = |reason: String| Error::io(path, io::Error::other(reason));
+    let mut views = Vec::with_capacity(tensors.len());
+    for (name, shape, bytes) in &tensors {
+        let view = TensorView::new(Dtype::F32, shape.clone(), bytes);
+        views.push((name.as_str(), view.map_err(|e| serialize_error(e.to_string()))?));
+    }
+    let metadata = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        ("model".to_string(), N::NAME.to_string()),
+    ]);
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| serialize_error(e.to_string()))?;
+
+    write_atomically(path, |file| file.write_all(&bytes))
+}
+
+/// Reads the weights in `path` into `model`.
+///
+/// Everything is checked before any weight changes: that the file is a readable
+/// safetensors file of a plausible size, that it has a tensor for every variable of the
+/// model, each `F32` and of the variable's shape, and no other tensor. On any error the
+/// model is left exactly as it was. Values are not checked for being finite.
+///
+/// A file larger than 1 MiB plus 8 bytes per model parameter is refused before it is read,
+/// so a bogus file cannot cause a giant allocation.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be read; [`Error::WeightFile`] if it is too large or
+/// not valid safetensors; [`Error::MissingTensor`], [`Error::TensorDtype`],
+/// [`Error::TensorShape`] or [`Error::UnexpectedTensor`] naming the first tensor that does
+/// not fit (model order first, then extra tensors by name); [`Error::InvalidConfig`] if
+/// two variables of the model share a tensor name.
+pub fn load<N: Network + ?Sized>(model: &mut N, path: &Path) -> Result<()> {
+    // One list of the model's variables serves both the checks and the assignment, so
+    // both see the variables in the same order.
+    let (layers, _runtime) = model.parts_mut();
+    let mut slots: Vec<(String, &mut Param)> = Vec::new();
+    let mut names = HashSet::new();
+    for layer in layers {
+        let layer_name = layer.name().to_owned();
+        for param in layer.params_mut() {
+            let name = tensor_name(&layer_name, param.name);
+            check_unique(&mut names, &name)?;
+            slots.push((name, param));
+        }
+    }
+
+    let scalars: usize = slots.iter().map(|(_, param)| param.len()).sum();
+    let bytes = read_bounded(path, scalars)?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::WeightFile { path: path.into(), reason: e.to_string() })?;
+
+    let values = decode_all(path, &file, &slots)?;
+    check_no_extra(&file, &names)?;
+
+    for ((_, param), value) in slots.iter_mut().zip(values) {
+        param.value.assign(&value);
+    }
+    Ok(())
+}
+
+/// The tensor name of variable `param` of layer `layer`.
+fn tensor_name(layer: &str, param: &str) -> String {
+    format!("{layer}/{param}")
+}
+
+/// Refuses a tensor name seen before: two tensors of one name cannot both be stored.
+fn check_unique(names: &mut HashSet<String>, name: &str) -> Result<()> {
+    if names.insert(name.to_owned()) {
+        return Ok(());
+    }
+    let reason = format!("two variables are named `{name}`; layer names must be unique");
+    Err(Error::config("layer names", reason))
+}
+
+/// Reads `path` whole, refusing a file larger than any weight file of `scalars` values.
+fn read_bounded(path: &Path, scalars: usize) -> Result<Vec<u8>> {
+    let bound = (scalars as u64).saturating_mul(BYTES_PER_SCALAR_ALLOWED) + HEADER_ALLOWANCE;
+    let too_large = |len: u64| Error::WeightFile {
+        path: path.into(),
+        reason: format!(
+            "the file is {len} bytes, more than the {bound} bytes a weight file for a model \
+             of {scalars} parameters can need"
+        ),
+    };
+
+    let io_err = |e| Error::io(path, e);
+    let file = File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    if len > bound {
+        return Err(too_large(len));
+    }
+
+    // The limit also catches a file that grew after its length was read.
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(bound + 1).read_to_end(&mut bytes).map_err(io_err)?;
+    if bytes.len() as u64 > bound {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Checks each variable's tensor (present, `F32`, same shape) and decodes it, in order.
+fn decode_all(
+    path: &Path,
+    file: &SafeTensors<'_>,
+    slots: &[(String, &mut Param)],
+) -> Result<Vec<ArrayD<f32>>> {
+    let mut values = Vec::with_capacity(slots.len());
+    for (name, param) in slots {
+        let expected = param.value.shape().to_vec();
+        let Ok(view) = file.tensor(name) else {
+            return Err(Error::MissingTensor { name: name.clone(), expected });
+        };
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::TensorDtype { name: name.clone(), got: view.dtype().to_string() });
+        }
+        if view.shape() != expected.as_slice() {
+            let got = view.shape().to_vec();
+            return Err(Error::TensorShape { name: name.clone(), expected, got });
+        }
+
+        // safetensors has checked that the data holds exactly shape-product × 4 bytes.
+        let floats: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let value = ArrayD::from_shape_vec(IxDyn(&expected), floats).map_err(|e| {
+            Error::WeightFile { path: path.into(), reason: format!("tensor `{name}`: {e}") }
+        })?;
+        values.push(value);
+    }
+    Ok(values)
+}
+
+/// Refuses tensors the model has no variable for, naming the first in sorted order.
+fn check_no_extra(file: &SafeTensors<'_>, names: &HashSet<String>) -> Result<()> {
+    let mut extra: Vec<&str> = file.names().into_iter().filter(|n| !names.contains(*n)).collect();
+    extra.sort_unstable();
+    match extra.first() {
+        Some(name) => Err(Error::UnexpectedTensor { name: (*name).to_owned() }),
+        None => Ok(()),
+    }
+}
+
+/// Writes a file through `write` under a temporary name beside `path`, syncs it, and
+/// renames it over `path`; on failure the temporary file is removed and `path` untouched.
+fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
+    let temp = temp_path(path)?;
+    // `create_new` never truncates another writer's file; only a file created here is
+    // removed on failure.
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| Error::io(&temp, e))?;
+
+    if let Err(err) = fill_and_rename(file, &temp, path, write) {
+        let _ = fs::remove_file(&temp);
+        return Err(err);
+    }
+
+    sync_parent(path);
+    Ok(())
+}
+
+/// Writes the temporary file, flushes it to disk, closes it and renames it to `path`.
+fn fill_and_rename(
+    mut file: File,
+    temp: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<()> {
+    write(&mut file).map_err(|e| Error::io(temp, e))?;
+    file.sync_all().map_err(|e| Error::io(temp, e))?;
+    drop(file);
+    fs::rename(temp, path).map_err(|e| Error::io(path, e))
+}
+
+/// A temporary name in the same folder as `path`, unique within this process.
+fn temp_path(path: &Path) -> Result<PathBuf> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    let Some(file_name) = path.file_name() else {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a file name");
+        return Err(Error::io(path, source));
+    };
+    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = format!(".{}.{}-{unique}.tmp", file_name.to_string_lossy(), std::process::id());
+    Ok(path.with_file_name(name))
+}
+
+/// Flushes the rename to disk where the platform allows it.
+///
+/// Best effort: a failure here cannot corrupt anything, since either the old or the new
+/// file is complete at `path`, so it is ignored.
+fn sync_parent(path: &Path) {
+    let parent = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = File::open(parent) {
+        let _ = dir.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder of its own for one test, removed when the test ends.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("dropnet-atomic-{}-{test}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn listing(&self) -> Vec<String> {
+            let mut names: Vec<String> = fs::read_dir(&self.0)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn write_failing_half_way_leaves_the_old_file_whole() {
+        let dir = Scratch::new("half-way");
+        let path = dir.0.join("model.safetensors");
+        fs::write(&path, b"old weights").unwrap();
+
+        // Half the new content reaches the disk, then the device reports it is full.
+        let err = write_atomically(&path, |file| {
+            file.write_all(b"new wei")?;
+            file.sync_all()?;
+            Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"))
+        })
+        .unwrap_err();
+
+        assert!(
+            matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"old weights");
+        assert_eq!(dir.listing(), ["model.safetensors"], "the temporary file was removed");
+    }
+
+    #[test]
+    fn successful_write_replaces_the_file() {
+        let dir = Scratch::new("replaces");
+        let path = dir.0.join("model.safetensors");
+        fs::write(&path, b"old weights").unwrap();
+
+        write_atomically(&path, |file| file.write_all(b"new weights")).unwrap();
+
+        assert_eq!(fs::read(&path).unwrap(), b"new weights");
+        assert_eq!(dir.listing(), ["model.safetensors"]);
+    }
+
+    #[test]
+    fn temporary_name_sits_beside_the_target_and_is_hidden() {
+        let first = temp_path(Path::new("out/model.safetensors")).unwrap();
+        let second = temp_path(Path::new("out/model.safetensors")).unwrap();
+
+        assert_eq!(first.parent(), Some(Path::new("out")));
+        let name = first.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(".model.safetensors.") && name.ends_with(".tmp"), "{name}");
+        assert_ne!(first, second, "two saves in one process use different names");
+        assert!(temp_path(Path::new("/")).is_err());
+    }
+}

@@ -1,0 +1,416 @@
+//! Weight files: round trips, every way a file can fail to fit, and atomic saves.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dropnet_core::weights::{self, FORMAT, FORMAT_VERSION};
+use dropnet_core::{Error, Layer, Network, Param, Pass, Runtime, Vector};
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+/// A stand-in layer with a `kernel` and a `bias`, enough for the weight files, which see
+/// layers only through their parameters.
+struct Affine {
+    name: &'static str,
+    params: Vec<Param>,
+}
+
+impl Affine {
+    /// Kernel `[inputs, outputs]` and bias `[outputs]` filled with values derived from `seed`.
+    fn new(name: &'static str, inputs: usize, outputs: usize, seed: u64) -> Self {
+        let kernel = ArrayD::from_shape_fn(IxDyn(&[inputs, outputs]), |i| {
+            (seed as f32) * 0.5 + (i[0] * outputs + i[1]) as f32 * 0.125
+        });
+        let bias = ArrayD::from_shape_fn(IxDyn(&[outputs]), |i| seed as f32 - i[0] as f32);
+        Self { name, params: vec![Param::new("kernel", kernel), Param::new("bias", bias)] }
+    }
+}
+
+impl Layer for Affine {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "Affine"
+    }
+
+    fn input_dims(&self) -> &'static [usize] {
+        &[4]
+    }
+
+    fn output_dims(&self) -> &'static [usize] {
+        &[4]
+    }
+
+    fn forward(&mut self, input: ArrayView2<'_, f32>, mut output: ArrayViewMut2<'_, f32>, _: Pass) {
+        output.assign(&input);
+    }
+
+    fn backward(
+        &mut self,
+        _input: ArrayView2<'_, f32>,
+        _output: ArrayView2<'_, f32>,
+        _grad_output: ArrayViewMut2<'_, f32>,
+        _grad_input: Option<ArrayViewMut2<'_, f32>>,
+        _pass: Pass,
+    ) {
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.params.iter().collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.params.iter_mut().collect()
+    }
+}
+
+/// A two-layer model written by hand, as `model!` would generate it.
+struct Net {
+    conv2d: Affine,
+    dense: Affine,
+    runtime: Runtime,
+}
+
+impl Net {
+    /// `conv2d` with a `[9, filters]` kernel, then `dense` with a `[8, 3]` kernel.
+    fn new(filters: usize, seed: u64) -> Self {
+        Self {
+            conv2d: Affine::new("conv2d", 9, filters, seed),
+            dense: Affine::new("dense", 8, 3, seed + 1),
+            runtime: Runtime::new(seed),
+        }
+    }
+}
+
+impl Network for Net {
+    type Input = Vector<4>;
+    type Output = Vector<4>;
+    const NAME: &'static str = "Net";
+    const PARAM_COUNT: usize = 9 * 2 + 2 + 8 * 3 + 3;
+
+    fn layers(&self) -> Vec<&dyn Layer> {
+        vec![&self.conv2d, &self.dense]
+    }
+
+    fn parts_mut(&mut self) -> (Vec<&mut dyn Layer>, &mut Runtime) {
+        (vec![&mut self.conv2d, &mut self.dense], &mut self.runtime)
+    }
+
+    fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+/// The model the tests save and load: two filters.
+fn model(seed: u64) -> Net {
+    Net::new(2, seed)
+}
+
+/// Every parameter value of `model` as bits, for exact comparisons (NaN and -0.0 included).
+fn bits<N: Network>(model: &N) -> Vec<(String, Vec<usize>, Vec<u32>)> {
+    let mut out = Vec::new();
+    for layer in model.layers() {
+        for param in layer.params() {
+            let name = format!("{}/{}", layer.name(), param.name);
+            let values = param.value.iter().map(|v| v.to_bits()).collect();
+            out.push((name, param.value.shape().to_vec(), values));
+        }
+    }
+    out
+}
+
+/// A folder of its own for one test, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("dropnet-weights-{}-{test}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// The names in the folder, sorted, to spot leftover temporary files.
+    fn listing(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&self.0)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The tensors of `model` as F32 bytes, to build files by hand.
+fn tensors_of<N: Network>(model: &N) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    bits(model)
+        .into_iter()
+        .map(|(name, shape, values)| {
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name, shape, bytes)
+        })
+        .collect()
+}
+
+/// Writes a safetensors file of `(name, dtype, shape, bytes)` tensors.
+fn write_file(path: &Path, tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)]) {
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            (name.as_str(), TensorView::new(*dtype, shape.clone(), bytes).unwrap())
+        })
+        .collect();
+    fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+/// The model's own tensors, as F32 entries for [`write_file`].
+fn f32_entries<N: Network>(model: &N) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    tensors_of(model).into_iter().map(|(n, s, b)| (n, Dtype::F32, s, b)).collect()
+}
+
+/// Loads `path` into a fresh model, checks that it failed, and that nothing changed.
+fn load_fails(path: &Path) -> Error {
+    let mut target = model(7);
+    let before = bits(&target);
+
+    let err = weights::load(&mut target, path).unwrap_err();
+
+    assert_eq!(bits(&target), before, "a failed load changed the model ({err})");
+    err
+}
+
+#[test]
+fn round_trip_is_bitwise() {
+    let dir = Scratch::new("round-trip");
+    let path = dir.path("model.safetensors");
+    let mut source = model(1);
+    // Values that a lossy format would change: -0.0, a subnormal, a NaN with a payload.
+    let kernel = &mut source.conv2d.params[0].value;
+    kernel[[0, 0]] = -0.0;
+    kernel[[1, 0]] = f32::from_bits(1);
+    kernel[[2, 1]] = f32::from_bits(0x7fc0_1234);
+    let mut target = model(2);
+    assert_ne!(bits(&target), bits(&source));
+
+    weights::save(&source, &path).unwrap();
+    weights::load(&mut target, &path).unwrap();
+
+    assert_eq!(bits(&target), bits(&source));
+    assert_eq!(dir.listing(), ["model.safetensors"], "no temporary file is left behind");
+}
+
+#[test]
+fn file_names_tensors_by_layer_and_records_metadata() {
+    let dir = Scratch::new("layout");
+    let path = dir.path("model.safetensors");
+
+    weights::save(&model(1), &path).unwrap();
+
+    let bytes = fs::read(&path).unwrap();
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let mut names = file.names();
+    names.sort();
+    assert_eq!(names, ["conv2d/bias", "conv2d/kernel", "dense/bias", "dense/kernel"]);
+    let kernel = file.tensor("conv2d/kernel").unwrap();
+    assert_eq!((kernel.dtype(), kernel.shape()), (Dtype::F32, &[9, 2][..]));
+    let expected = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        ("model".to_string(), "Net".to_string()),
+    ]);
+    assert_eq!(metadata.metadata().as_ref(), Some(&expected));
+}
+
+#[test]
+fn other_architecture_names_tensor_and_both_shapes() {
+    let dir = Scratch::new("architecture");
+    let path = dir.path("wider.safetensors");
+    weights::save(&Net::new(3, 1), &path).unwrap();
+
+    let err = load_fails(&path);
+
+    assert!(
+        matches!(&err, Error::TensorShape { name, expected, got }
+            if name == "conv2d/kernel" && expected == &[9, 2] && got == &[9, 3]),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "tensor `conv2d/kernel` has shape [9, 3] in the file but the model needs [9, 2]"
+    );
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let dir = Scratch::new("missing");
+    let path = dir.path("partial.safetensors");
+    let mut entries = f32_entries(&model(1));
+    entries.retain(|(name, ..)| name != "dense/bias");
+    write_file(&path, &entries);
+
+    let err = load_fails(&path);
+
+    assert!(
+        matches!(&err, Error::MissingTensor { name, expected }
+            if name == "dense/bias" && expected == &[3]),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn extra_tensor_is_named() {
+    let dir = Scratch::new("extra");
+    let path = dir.path("extra.safetensors");
+    let mut entries = f32_entries(&model(1));
+    entries.push(("dense_1/bias".to_string(), Dtype::F32, vec![2], vec![0; 8]));
+    write_file(&path, &entries);
+
+    let err = load_fails(&path);
+
+    assert!(matches!(&err, Error::UnexpectedTensor { name } if name == "dense_1/bias"), "{err:?}");
+}
+
+#[test]
+fn wrong_dtype_is_named() {
+    let dir = Scratch::new("dtype");
+    let path = dir.path("f64.safetensors");
+    let mut entries = f32_entries(&model(1));
+    let bias = entries.iter_mut().find(|(name, ..)| name == "dense/bias").unwrap();
+    bias.1 = Dtype::F64;
+    bias.3 = [1.0f64, 2.0, 3.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_file(&path, &entries);
+
+    let err = load_fails(&path);
+
+    assert!(
+        matches!(&err, Error::TensorDtype { name, got } if name == "dense/bias" && got == "F64"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn truncated_file_is_refused() {
+    let dir = Scratch::new("truncated");
+    let path = dir.path("model.safetensors");
+    weights::save(&model(1), &path).unwrap();
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+
+    let err = load_fails(&path);
+
+    assert!(matches!(err, Error::WeightFile { .. }), "{err:?}");
+}
+
+#[test]
+fn random_garbage_is_refused() {
+    let dir = Scratch::new("garbage");
+    let path = dir.path("garbage.safetensors");
+    // A fixed xorshift sequence: reproducible noise without a random generator.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let garbage: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    fs::write(&path, garbage).unwrap();
+
+    let err = load_fails(&path);
+
+    assert!(matches!(err, Error::WeightFile { .. }), "{err:?}");
+}
+
+#[test]
+fn huge_file_is_refused_before_reading() {
+    let dir = Scratch::new("huge");
+    let path = dir.path("huge.safetensors");
+    // A sparse 64 GiB file: reading it whole would take minutes and all the memory.
+    fs::File::create(&path).unwrap().set_len(64 << 30).unwrap();
+
+    let start = Instant::now();
+    let err = load_fails(&path);
+
+    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    let Error::WeightFile { reason, .. } = &err else { panic!("expected WeightFile: {err:?}") };
+    assert!(reason.contains(&(64u64 << 30).to_string()), "{reason}");
+}
+
+#[test]
+fn missing_file_is_an_io_error() {
+    let dir = Scratch::new("no-file");
+
+    let err = load_fails(&dir.path("absent.safetensors"));
+
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn failed_rename_leaves_the_target_and_no_temporary_file() {
+    let dir = Scratch::new("rename-fails");
+    // The target is a non-empty directory: the temporary file is written and synced, then
+    // the rename over the directory fails.
+    let target = dir.path("model.safetensors");
+    fs::create_dir(&target).unwrap();
+    fs::write(target.join("keep"), b"old").unwrap();
+
+    let err = weights::save(&model(1), &target).unwrap_err();
+
+    assert!(matches!(&err, Error::Io { path, .. } if path == &target), "{err:?}");
+    assert_eq!(fs::read(target.join("keep")).unwrap(), b"old");
+    assert_eq!(dir.listing(), ["model.safetensors"], "the temporary file was removed");
+}
+
+#[test]
+fn save_into_missing_folder_is_an_io_error() {
+    let dir = Scratch::new("no-folder");
+
+    let err = weights::save(&model(1), &dir.path("absent/model.safetensors")).unwrap_err();
+
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(dir.listing().is_empty());
+}
+
+#[test]
+fn save_replaces_an_older_file() {
+    let dir = Scratch::new("replace");
+    let path = dir.path("model.safetensors");
+    weights::save(&model(1), &path).unwrap();
+
+    weights::save(&model(3), &path).unwrap();
+
+    let mut loaded = model(9);
+    weights::load(&mut loaded, &path).unwrap();
+    assert_eq!(bits(&loaded), bits(&model(3)));
+    assert_eq!(dir.listing(), ["model.safetensors"]);
+}
+
+#[test]
+fn duplicate_layer_names_are_refused() {
+    let dir = Scratch::new("duplicates");
+    let mut twins = model(1);
+    twins.dense.name = "conv2d";
+    twins.dense.params = Affine::new("conv2d", 9, 2, 4).params;
+
+    let err = weights::save(&twins, &dir.path("twins.safetensors")).unwrap_err();
+
+    assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
+    assert!(err.to_string().contains("`conv2d/kernel`"), "{err}");
+}
