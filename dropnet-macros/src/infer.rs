@@ -1,0 +1,637 @@
+//! Shape inference and every check on a model, over plain numbers.
+//!
+//! [`shapes`] walks a model's layers in order and computes each output shape and parameter
+//! count. Each rule is one function, with the rule in words above it. A rule on sizes the
+//! macro knows either passes or records a [`Problem`] (a compile error on the offending
+//! layer or argument). A rule on sizes that involve a user constant becomes a [`Check`],
+//! which `expand` emits as a const assertion with the same message.
+//!
+//! One mistake gives one message: a layer whose arguments break a rule, or whose input is
+//! unknown because an earlier layer failed, gets no output shape, and the layers after it
+//! are checked only on their own arguments.
+//!
+//! `flatten` on a vector is accepted and is the identity, as in Keras.
+
+use crate::dim::{ConstId, Dim, Overflow, Symbols};
+use crate::ir::{Activation, Conv2d, Dense, LayerKind, LayerSpec, MaxPool2d, ModelSpec};
+use crate::ir::{Padding, Rate, Shape};
+
+/// Where a problem is, for `ast` to turn into a span. Indices are 0-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// The model's name.
+    Model,
+    /// The parentheses around the input sizes.
+    InputList,
+    /// One input size.
+    Input(usize),
+    /// The `{ … }` around the layers.
+    Body,
+    /// A whole layer.
+    Layer(usize),
+    /// One argument of a layer, by parameter name.
+    Arg(usize, &'static str),
+    /// The activation word of a layer.
+    Activation(usize),
+}
+
+/// A rule broken by sizes the macro knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where to point.
+    pub site: Site,
+    /// The compile error, lowercase, without a final period.
+    pub message: String,
+}
+
+/// A condition on sizes only the compiler can evaluate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    /// `a <= b`
+    AtMost(Dim, Dim),
+    /// `a != 0`
+    NonZero(Dim),
+    /// Computing the size exactly does not overflow `usize`.
+    Fits(Dim),
+    /// `0.0 <= rate < 1.0`
+    RateInRange(ConstId),
+}
+
+/// A rule deferred to const evaluation; the build fails with `message` if `cond` is false.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// Where to point.
+    pub site: Site,
+    /// What must hold.
+    pub cond: Cond,
+    /// The error if it does not, phrased as for a [`Problem`].
+    pub message: String,
+}
+
+/// What inference found out about one layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerInfo {
+    /// Keras name, unique in the model: `conv2d`, `conv2d_1`.
+    pub name: String,
+    /// Per-sample input shape.
+    pub input: Shape,
+    /// Per-sample output shape.
+    pub output: Shape,
+    /// Number of trainable scalars.
+    pub params: Dim,
+}
+
+/// Everything inference found out about one model.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    /// The input shape, if the input sizes are valid.
+    pub input: Option<Shape>,
+    /// One entry per layer; `None` where a layer failed or its input is unknown.
+    pub layers: Vec<Option<LayerInfo>>,
+    /// Total trainable scalars, if every layer is known.
+    pub params: Option<Dim>,
+    /// Rules left to the compiler, in the order they should be evaluated.
+    pub checks: Vec<Check>,
+    /// Broken rules; the model is invalid if there is any.
+    pub problems: Vec<Problem>,
+}
+
+impl Inference {
+    /// The output shape of the last layer, if known.
+    pub fn output(&self) -> Option<&Shape> {
+        self.layers.last()?.as_ref().map(|layer| &layer.output)
+    }
+
+    /// True if the model has no problem and every shape is known, so that the full model
+    /// can be generated.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+            && self.input.is_some()
+            && self.params.is_some()
+            && !self.layers.is_empty()
+            && self.layers.iter().all(Option::is_some)
+    }
+}
+
+/// Infers every model of a call, including the rules between models.
+pub fn call(models: &[ModelSpec], symbols: &Symbols) -> Vec<Inference> {
+    let mut inferred: Vec<Inference> = models.iter().map(|m| shapes(m, symbols)).collect();
+    for (index, problem) in check_unique_names(models) {
+        if let Some(inference) = inferred.get_mut(index) {
+            inference.problems.push(problem);
+        }
+    }
+    inferred
+}
+
+/// Infers one model's shapes and parameter counts and checks every rule on it.
+pub fn shapes(model: &ModelSpec, symbols: &Symbols) -> Inference {
+    let mut cx = Cx { symbols, problems: Vec::new(), checks: Vec::new() };
+    let input = model.input.as_deref().and_then(|dims| input_shape(&mut cx, &model.name, dims));
+
+    let names = keras_names(model.layers.iter().map(|l| l.as_ref().map(|l| &l.kind)));
+    let mut layers = Vec::with_capacity(model.layers.len());
+    let mut current = input.clone();
+    for (index, (spec, name)) in model.layers.iter().zip(names).enumerate() {
+        let info = spec.as_ref().and_then(|spec| layer(&mut cx, index, spec, current.as_ref(), name));
+        current = info.as_ref().map(|info| info.output.clone());
+        layers.push(info);
+    }
+
+    check_last_layer(&mut cx, model);
+    check_not_empty(&mut cx, model);
+    let params = total_params(&mut cx, &model.name, &layers);
+    Inference { input, layers, params, checks: cx.checks, problems: cx.problems }
+}
+
+/// Collects problems and deferred checks while inference runs.
+struct Cx<'a> {
+    symbols: &'a Symbols,
+    problems: Vec<Problem>,
+    checks: Vec<Check>,
+}
+
+impl Cx<'_> {
+    fn fail(&mut self, site: Site, message: String) {
+        self.problems.push(Problem { site, message });
+    }
+
+    fn defer(&mut self, site: Site, cond: Cond, message: String) {
+        self.checks.push(Check { site, cond, message });
+    }
+
+    fn show(&self, dim: &Dim) -> String {
+        dim.show(self.symbols)
+    }
+}
+
+/// The layer being checked, for messages: `layer 3 `conv2d(64, 3)``.
+struct At<'s> {
+    index: usize,
+    text: &'s str,
+}
+
+impl At<'_> {
+    fn label(&self) -> String {
+        format!("layer {} `{}`", self.index + 1, self.text)
+    }
+
+    /// How to introduce the layer's input: the first layer reads the model input.
+    fn source(&self) -> &'static str {
+        if self.index == 0 {
+            "the model input is"
+        } else {
+            "the previous layer outputs"
+        }
+    }
+}
+
+/// Checks one layer and computes its output; `input` is `None` after an earlier failure.
+fn layer(
+    cx: &mut Cx<'_>,
+    index: usize,
+    spec: &LayerSpec,
+    input: Option<&Shape>,
+    name: String,
+) -> Option<LayerInfo> {
+    let at = At { index, text: &spec.text };
+    let arguments_ok = check_arguments(cx, &at, &spec.kind);
+    check_activation(cx, &at, spec);
+
+    let input = input?;
+    if !arguments_ok {
+        return None;
+    }
+
+    let (output, params) = match &spec.kind {
+        LayerKind::Conv2d(conv) => conv2d(cx, &at, conv, input)?,
+        LayerKind::MaxPool2d(pool) => (maxpool2d(cx, &at, pool, input)?, Dim::Known(0)),
+        LayerKind::Dropout(_) => (input.clone(), Dim::Known(0)),
+        LayerKind::Flatten => (flatten(cx, &at, input)?, Dim::Known(0)),
+        LayerKind::Dense(dense_args) => dense(cx, &at, dense_args, input)?,
+    };
+
+    let subject = format!("{} outputs", at.label());
+    if !check_len(cx, Site::Layer(index), &subject, &output) {
+        return None;
+    }
+    Some(LayerInfo { name, input: input.clone(), output, params })
+}
+
+// ---- rules on the model ---------------------------------------------------------------
+
+/// The input is `(height, width, channels)` for images, `(time, features)` for sequences
+/// or `(length)` for vectors. Each size is at least 1, and one sample holds no more values
+/// than `usize` can count.
+fn input_shape(cx: &mut Cx<'_>, name: &str, dims: &[Dim]) -> Option<Shape> {
+    let label = format!("model `{name}`");
+    let nouns: &[&str] = match dims.len() {
+        1 => &["the input length"],
+        2 => &["the number of time steps", "the number of features"],
+        3 => &["the input height", "the input width", "the number of input channels"],
+        n => {
+            let message = format!(
+                "{label} has {n} input sizes, but needs (height, width, channels) for images, \
+                 (time, features) for sequences or (length) for vectors"
+            );
+            cx.fail(Site::InputList, message);
+            return None;
+        }
+    };
+
+    let mut ok = true;
+    for (index, (dim, noun)) in dims.iter().zip(nouns).enumerate() {
+        ok &= check_positive(cx, &label, Site::Input(index), dim, noun);
+    }
+    let shape = match dims {
+        [n] => Shape::Vector(n.clone()),
+        [t, f] => Shape::Sequence(t.clone(), f.clone()),
+        [h, w, c] => Shape::Image(h.clone(), w.clone(), c.clone()),
+        _ => return None,
+    };
+
+    let subject = format!("{label} has the input");
+    (ok && check_len(cx, Site::InputList, &subject, &shape)).then_some(shape)
+}
+
+/// A model has at least one layer: without one there is nothing to train.
+fn check_not_empty(cx: &mut Cx<'_>, model: &ModelSpec) {
+    if model.layers.is_empty() {
+        let message = format!(
+            "model `{}` has no layers; declare at least one, e.g. `dense(10) softmax;`",
+            model.name
+        );
+        cx.fail(Site::Body, message);
+    }
+}
+
+/// A model cannot end with dropout. Dropout only acts in training, so the model's output
+/// would be the previous layer's, randomly zeroed while training. Keras accepts it; the
+/// DSL treats it as a mistake.
+fn check_last_layer(cx: &mut Cx<'_>, model: &ModelSpec) {
+    let last = model.layers.len().checked_sub(1);
+    if let (Some(index), Some(Some(spec))) = (last, model.layers.last()) {
+        if let LayerKind::Dropout(_) = spec.kind {
+            let at = At { index, text: &spec.text };
+            let message = format!(
+                "{} is the last layer, but a model cannot end with dropout; \
+                 remove it or add the output layer after it",
+                at.label()
+            );
+            cx.fail(Site::Layer(index), message);
+        }
+    }
+}
+
+/// Two models of one call cannot share a name: they would be two structs of one name.
+/// The second is reported, on its name.
+fn check_unique_names(models: &[ModelSpec]) -> Vec<(usize, Problem)> {
+    let mut found = Vec::new();
+    for (index, model) in models.iter().enumerate() {
+        if models.iter().take(index).any(|earlier| earlier.name == model.name) {
+            let message = format!(
+                "model `{}` is already declared in this call; rename one of them",
+                model.name
+            );
+            found.push((index, Problem { site: Site::Model, message }));
+        }
+    }
+    found
+}
+
+/// The model's parameter count is the sum of its layers'; it must fit in `usize`.
+fn total_params(cx: &mut Cx<'_>, name: &str, layers: &[Option<LayerInfo>]) -> Option<Dim> {
+    let params: Option<Vec<&Dim>> = layers.iter().map(|l| l.as_ref().map(|l| &l.params)).collect();
+    let message = format!("model `{name}` has more parameters in total than `usize` can hold");
+
+    match Dim::sum(params?) {
+        Ok(total) => {
+            if total.may_overflow() {
+                cx.defer(Site::Model, Cond::Fits(total.clone()), message);
+            }
+            Some(total)
+        }
+        Err(Overflow) => {
+            cx.fail(Site::Model, message);
+            None
+        }
+    }
+}
+
+/// Keras numbers layers per kind: the first `dense` is `dense`, the next `dense_1`, then
+/// `dense_2`. A layer that failed to parse gets an empty name and is not counted.
+pub fn keras_names<'a>(kinds: impl Iterator<Item = Option<&'a LayerKind>>) -> Vec<String> {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    kinds
+        .map(|kind| {
+            let Some(kind) = kind else { return String::new() };
+            let base = kind.keras_name();
+            match seen.iter_mut().find(|(name, _)| *name == base) {
+                Some((_, count)) => {
+                    *count += 1;
+                    format!("{base}_{count}")
+                }
+                None => {
+                    seen.push((base, 0));
+                    base.to_owned()
+                }
+            }
+        })
+        .collect()
+}
+
+// ---- rules on arguments ---------------------------------------------------------------
+
+/// Checks a layer's own arguments, whatever its input; false if one is wrong.
+fn check_arguments(cx: &mut Cx<'_>, at: &At<'_>, kind: &LayerKind) -> bool {
+    let label = at.label();
+    let arg = |name| Site::Arg(at.index, name);
+    match kind {
+        LayerKind::Conv2d(conv) => {
+            let mut ok = check_positive(cx, &label, arg("filters"), &conv.filters, "the number of filters");
+            ok &= check_positive(cx, &label, arg("kernel"), &conv.kernel, "the kernel size");
+            if let Some(strides) = &conv.strides {
+                ok &= check_positive(cx, &label, arg("strides"), strides, "the stride");
+            }
+            ok
+        }
+        LayerKind::MaxPool2d(pool) => {
+            let mut ok = check_positive(cx, &label, arg("pool"), &pool.pool, "the pool size");
+            if let Some(strides) = &pool.strides {
+                ok &= check_positive(cx, &label, arg("strides"), strides, "the stride");
+            }
+            ok
+        }
+        LayerKind::Dropout(dropout) => check_rate(cx, at, &dropout.rate),
+        LayerKind::Flatten => true,
+        LayerKind::Dense(dense) => {
+            check_positive(cx, &label, arg("units"), &dense.units, "the number of units")
+        }
+    }
+}
+
+/// Every size is at least 1: input sizes, filters, kernel, pool, strides and units. A zero
+/// would make an empty tensor, or for strides a division by zero.
+fn check_positive(cx: &mut Cx<'_>, label: &str, site: Site, dim: &Dim, noun: &str) -> bool {
+    match dim {
+        Dim::Known(0) => {
+            cx.fail(site, format!("{label}: {noun} is 0, but it must be at least 1"));
+            false
+        }
+        Dim::Known(_) => true,
+        Dim::Sym(_) => {
+            let message = format!("{label}: {noun} {} is 0, but it must be at least 1", cx.show(dim));
+            cx.defer(site, Cond::NonZero(dim.clone()), message);
+            true
+        }
+    }
+}
+
+/// A dropout rate is at least 0 (0 is the identity) and below 1: a rate of 1 would zero
+/// every unit, and the survivors' scale 1 / (1 - rate) would divide by zero.
+fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, rate: &Rate) -> bool {
+    let site = Site::Arg(at.index, "rate");
+    match rate {
+        Rate::Known(r) if (0.0..1.0).contains(r) => true,
+        Rate::Known(r) => {
+            let why = if *r >= 1.0 { " (a rate of 1 or more drops every unit)" } else { "" };
+            let message = format!(
+                "{}: the rate is {r}, but it must be at least 0 and below 1{why}",
+                at.label()
+            );
+            cx.fail(site, message);
+            false
+        }
+        Rate::Const(id) => {
+            let message = format!(
+                "{}: the rate {} must be at least 0 and below 1",
+                at.label(),
+                cx.symbols.name(*id)
+            );
+            cx.defer(site, Cond::RateInRange(*id), message);
+            true
+        }
+    }
+}
+
+/// Only layers with weights (`conv2d`, `dense`) take an activation; on `maxpool`, `dropout`
+/// or `flatten` it belongs on the layer before. `softmax` is taken over each sample's whole
+/// output, which is Keras's meaning only for a vector, so only `dense` takes it.
+fn check_activation(cx: &mut Cx<'_>, at: &At<'_>, spec: &LayerSpec) {
+    let Some(activation) = spec.activation else { return };
+    let site = Site::Activation(at.index);
+    match (&spec.kind, activation) {
+        (LayerKind::Conv2d(_), Activation::Softmax) => {
+            let message = format!(
+                "{}: `softmax` is only supported on `dense`, where it is taken over the output \
+                 vector; use `relu`, `sigmoid` or `tanh` here",
+                at.label()
+            );
+            cx.fail(site, message);
+        }
+        (LayerKind::Conv2d(_) | LayerKind::Dense(_), _) => {}
+        _ => {
+            let message = format!(
+                "{} takes no activation, but `{}` follows it; put the activation on the layer \
+                 before, or remove it",
+                at.label(),
+                activation.word()
+            );
+            cx.fail(site, message);
+        }
+    }
+}
+
+// ---- rules on shapes ------------------------------------------------------------------
+
+/// `conv2d` and `maxpool` slide a window over height and width, so their input must be an
+/// image.
+fn expect_image<'s>(cx: &mut Cx<'_>, at: &At<'_>, input: &'s Shape) -> Option<[&'s Dim; 3]> {
+    if let Shape::Image(h, w, c) = input {
+        return Some([h, w, c]);
+    }
+    let fix = if at.index == 0 { "; declare the input as (height, width, channels)" } else { "" };
+    let message = format!(
+        "{} needs an image (height×width×channels), but {} {}{fix}",
+        at.label(),
+        at.source(),
+        input.describe(cx.symbols)
+    );
+    cx.fail(Site::Layer(at.index), message);
+    None
+}
+
+/// With valid padding a window (kernel or pool) must fit inside the map: its size is at
+/// most the input height and at most the input width. (Same padding pads the input, so
+/// any kernel fits.) False if it does not, for sizes the macro knows.
+fn check_window_fits(
+    cx: &mut Cx<'_>,
+    at: &At<'_>,
+    window: (&Dim, &'static str),
+    input: &Shape,
+    fix: &str,
+) -> bool {
+    let (size, arg) = window;
+    let Shape::Image(h, w, _) = input else { return true };
+    let message = |cx: &Cx<'_>, axes: &str| {
+        let k = size.show_atom(cx.symbols);
+        let what = if arg == "pool" { "pool" } else { "kernel" };
+        let (label, source, shape) = (at.label(), at.source(), input.show(cx.symbols));
+        format!(
+            "{label} needs a map at least {k}×{k}, but {source} {shape}: \
+             the {what} is larger than the input {axes}; {fix}"
+        )
+    };
+
+    let mut too_small = Vec::new();
+    for (axis, extent) in [("height", h), ("width", w)] {
+        match (size.known(), extent.known()) {
+            (Some(k), Some(n)) if k > n => too_small.push(axis),
+            (Some(_), Some(_)) => {}
+            _ => {
+                let message = message(cx, axis);
+                cx.defer(Site::Arg(at.index, arg), Cond::AtMost(size.clone(), extent.clone()), message);
+            }
+        }
+    }
+    if too_small.is_empty() {
+        return true;
+    }
+    let message = message(cx, &too_small.join(" and "));
+    cx.fail(Site::Layer(at.index), message);
+    false
+}
+
+/// Positions of a window along one axis of length `n`, as Keras computes them.
+/// Valid padding: the windows that fit entirely, `(n - k) / s + 1` rounded down.
+/// Same padding: one position per stride that starts inside the input, `ceil(n / s)`,
+/// written `(n - 1) / s + 1` so that it cannot overflow.
+pub fn conv_output_size(n: &Dim, k: &Dim, s: &Dim, padding: Padding) -> Dim {
+    let one = Dim::Known(1);
+    let start = match padding {
+        Padding::Valid => n.sub_saturating(k),
+        Padding::Same => n.sub_saturating(&one),
+    };
+    // Adding 1 to a quotient of sizes that fit cannot overflow.
+    start.div_guarded(s).add(&one).unwrap_or(Dim::Known(usize::MAX))
+}
+
+/// A `conv2d` has a `k×k×c` kernel per filter plus one bias per filter: `k*k*c*f + f`.
+pub fn conv2d_params(k: &Dim, c: &Dim, f: &Dim) -> Result<Dim, Overflow> {
+    Dim::product([k, k, c, f])?.add(f)
+}
+
+/// A `dense` has an `in×out` kernel plus one bias per output: `in*out + out`.
+pub fn dense_params(inputs: &Dim, units: &Dim) -> Result<Dim, Overflow> {
+    inputs.mul(units)?.add(units)
+}
+
+/// A layer's parameter count fits in `usize`.
+fn check_params(cx: &mut Cx<'_>, at: &At<'_>, params: Result<Dim, Overflow>, formula: String) -> Option<Dim> {
+    let message = format!(
+        "{} has more parameters than `usize` can hold ({formula})",
+        at.label()
+    );
+    match params {
+        Ok(params) => {
+            if params.may_overflow() {
+                cx.defer(Site::Layer(at.index), Cond::Fits(params.clone()), message);
+            }
+            Some(params)
+        }
+        Err(Overflow) => {
+            cx.fail(Site::Layer(at.index), message);
+            None
+        }
+    }
+}
+
+/// A shape holds no more values than `usize` can count (its sizes' product fits).
+fn check_len(cx: &mut Cx<'_>, site: Site, subject: &str, shape: &Shape) -> bool {
+    let message = format!(
+        "{subject} {}, more values than `usize` can hold",
+        shape.show(cx.symbols)
+    );
+    match Dim::product(shape.dims()) {
+        Ok(len) => {
+            if len.may_overflow() && !matches!(shape, Shape::Vector(_)) {
+                cx.defer(site, Cond::Fits(len), message);
+            }
+            true
+        }
+        Err(Overflow) => {
+            cx.fail(site, message);
+            false
+        }
+    }
+}
+
+/// `conv2d(f, k)` maps an `h×w×c` image to `h'×w'×f`, each side by [`conv_output_size`].
+fn conv2d(cx: &mut Cx<'_>, at: &At<'_>, conv: &Conv2d, input: &Shape) -> Option<(Shape, Dim)> {
+    let [h, w, c] = expect_image(cx, at, input)?;
+    let fix = "use a smaller kernel or `padding = same`";
+    if conv.padding == Padding::Valid && !check_window_fits(cx, at, (&conv.kernel, "kernel"), input, fix) {
+        return None;
+    }
+
+    let stride = conv.strides.clone().unwrap_or(Dim::Known(1));
+    let out_h = conv_output_size(h, &conv.kernel, &stride, conv.padding);
+    let out_w = conv_output_size(w, &conv.kernel, &stride, conv.padding);
+    let output = Shape::Image(out_h, out_w, conv.filters.clone());
+
+    let [k, c_text, f] = [&conv.kernel, c, &conv.filters].map(|d| d.show_atom(cx.symbols));
+    let formula = format!("{k}*{k}*{c_text}*{f} + {f}");
+    let params = check_params(cx, at, conv2d_params(&conv.kernel, c, &conv.filters), formula)?;
+    Some((output, params))
+}
+
+/// `maxpool(p)` maps `h×w×c` to `h'×w'×c` with valid padding, `(n - p) / s + 1`, the
+/// stride defaulting to the pool size.
+fn maxpool2d(cx: &mut Cx<'_>, at: &At<'_>, pool: &MaxPool2d, input: &Shape) -> Option<Shape> {
+    let [h, w, c] = expect_image(cx, at, input)?;
+    let fix = "use a smaller pool or remove the layer";
+    if !check_window_fits(cx, at, (&pool.pool, "pool"), input, fix) {
+        return None;
+    }
+
+    let stride = pool.strides.as_ref().unwrap_or(&pool.pool);
+    let out_h = conv_output_size(h, &pool.pool, stride, Padding::Valid);
+    let out_w = conv_output_size(w, &pool.pool, stride, Padding::Valid);
+    Some(Shape::Image(out_h, out_w, c.clone()))
+}
+
+/// `flatten` turns an image or a sequence into a vector of all its values, in
+/// channels-last order; on a vector it is the identity.
+fn flatten(cx: &mut Cx<'_>, at: &At<'_>, input: &Shape) -> Option<Shape> {
+    match Dim::product(input.dims()) {
+        Ok(len) => Some(Shape::Vector(len)),
+        Err(Overflow) => {
+            // The input's length was checked when it was produced; kept for safety.
+            let subject = format!("{} outputs", at.label());
+            check_len(cx, Site::Layer(at.index), &subject, input);
+            None
+        }
+    }
+}
+
+/// `dense(units)` multiplies a flat vector by its kernel, so its input must be a vector;
+/// a map or a sequence needs `flatten;` first.
+fn dense(cx: &mut Cx<'_>, at: &At<'_>, dense: &Dense, input: &Shape) -> Option<(Shape, Dim)> {
+    let Shape::Vector(inputs) = input else {
+        let message = format!(
+            "{} needs a flat input, but {} {}; add `flatten;` before it",
+            at.label(),
+            at.source(),
+            input.describe(cx.symbols)
+        );
+        cx.fail(Site::Layer(at.index), message);
+        return None;
+    };
+
+    let [i, u] = [inputs, &dense.units].map(|d| d.show_atom(cx.symbols));
+    let params = check_params(cx, at, dense_params(inputs, &dense.units), format!("{i}*{u} + {u}"))?;
+    Some((Shape::Vector(dense.units.clone()), params))
+}
+
+#[cfg(test)]
+mod tests;

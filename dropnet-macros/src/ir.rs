@@ -1,0 +1,181 @@
+//! The parsed model as plain data: what [`crate::ast`] produces from the tokens and what
+//! [`crate::infer`] checks. Nothing here refers to syn, so inference can be unit-tested
+//! with numbers alone.
+//!
+//! Adding a layer kind means: a variant of [`LayerKind`] with a struct of its arguments, an
+//! entry in the signature table and the keyword list of `ast`, one rule function in
+//! `infer`, and one arm in `expand`. For example `lstm(units, return_sequences = true)`
+//! becomes `LayerKind::Lstm(Lstm { units: Dim, return_sequences: bool })`, whose rule needs
+//! a sequence and outputs a sequence or a vector; the dropout family (`spatial_dropout2d`,
+//! `gaussian_dropout`, `alpha_dropout`, `gaussian_noise`) become variants that share
+//! [`Dropout`]'s rate check and identity shape, with `spatial_dropout2d` also needing an
+//! image. New activations (`selu`, `elu`) are variants of [`Activation`].
+
+use crate::dim::{ConstId, Dim, Symbols};
+
+/// One model of a `model!` call.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// The struct name.
+    pub name: String,
+    /// The per-sample input sizes, or `None` if they failed to parse.
+    pub input: Option<Vec<Dim>>,
+    /// The layers in order; `None` for a layer that failed to parse (already reported).
+    pub layers: Vec<Option<LayerSpec>>,
+}
+
+/// One layer statement, `conv2d(32, 3) relu`.
+#[derive(Debug, Clone)]
+pub struct LayerSpec {
+    /// What the layer is, with its arguments.
+    pub kind: LayerKind,
+    /// The activation word after it, if any (none means linear).
+    pub activation: Option<Activation>,
+    /// The layer as written, without its activation, for messages: `conv2d(32, 3)`.
+    pub text: String,
+}
+
+/// The kinds of layer the DSL knows.
+#[derive(Debug, Clone)]
+pub enum LayerKind {
+    /// `conv2d(filters, kernel, strides = s, padding = valid | same)`
+    Conv2d(Conv2d),
+    /// `maxpool(pool, strides = s)`
+    MaxPool2d(MaxPool2d),
+    /// `dropout(rate)`
+    Dropout(Dropout),
+    /// `flatten`
+    Flatten,
+    /// `dense(units)`
+    Dense(Dense),
+}
+
+/// Arguments of `conv2d`.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    /// Number of output channels.
+    pub filters: Dim,
+    /// Side of the square kernel.
+    pub kernel: Dim,
+    /// Step between windows; `None` means 1.
+    pub strides: Option<Dim>,
+    /// Border handling.
+    pub padding: Padding,
+}
+
+/// Arguments of `maxpool`.
+#[derive(Debug, Clone)]
+pub struct MaxPool2d {
+    /// Side of the square window.
+    pub pool: Dim,
+    /// Step between windows; `None` means the pool size.
+    pub strides: Option<Dim>,
+}
+
+/// Arguments of `dropout`.
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    /// Fraction of units zeroed in training.
+    pub rate: Rate,
+}
+
+/// Arguments of `dense`.
+#[derive(Debug, Clone)]
+pub struct Dense {
+    /// Number of outputs.
+    pub units: Dim,
+}
+
+/// Convolution border handling, as in Keras.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// No padding: windows stay inside the input.
+    Valid,
+    /// Zero padding so that the output has `ceil(input / stride)` positions.
+    Same,
+}
+
+/// A dropout rate: a number the macro knows or an `f32` constant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rate {
+    /// A literal rate (negative if written with a minus sign).
+    Known(f64),
+    /// A user constant.
+    Const(ConstId),
+}
+
+/// An activation word after a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `relu`
+    Relu,
+    /// `sigmoid`
+    Sigmoid,
+    /// `tanh`
+    Tanh,
+    /// `softmax`
+    Softmax,
+}
+
+impl Activation {
+    /// The word as written in the DSL.
+    pub fn word(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+        }
+    }
+}
+
+impl LayerKind {
+    /// The layer's Keras name before numbering (`max_pooling2d`, then `max_pooling2d_1`).
+    pub fn keras_name(&self) -> &'static str {
+        match self {
+            LayerKind::Conv2d(_) => "conv2d",
+            LayerKind::MaxPool2d(_) => "max_pooling2d",
+            LayerKind::Dropout(_) => "dropout",
+            LayerKind::Flatten => "flatten",
+            LayerKind::Dense(_) => "dense",
+        }
+    }
+}
+
+/// A per-sample shape, channels last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// `[height, width, channels]`
+    Image(Dim, Dim, Dim),
+    /// `[time, features]`
+    Sequence(Dim, Dim),
+    /// `[length]`
+    Vector(Dim),
+}
+
+impl Shape {
+    /// The sizes, outermost first.
+    pub fn dims(&self) -> Vec<&Dim> {
+        match self {
+            Shape::Image(h, w, c) => vec![h, w, c],
+            Shape::Sequence(t, f) => vec![t, f],
+            Shape::Vector(n) => vec![n],
+        }
+    }
+
+    /// `5×5×64`
+    pub fn show(&self, symbols: &Symbols) -> String {
+        let dims: Vec<String> = self.dims().iter().map(|d| d.show_atom(symbols)).collect();
+        dims.join("×")
+    }
+
+    /// The shape with a word saying what it is when that is not obvious:
+    /// `5×5×64`, `the sequence 10×8`, `the vector 1600`.
+    pub fn describe(&self, symbols: &Symbols) -> String {
+        match self {
+            Shape::Image(..) => self.show(symbols),
+            Shape::Sequence(..) => format!("the sequence {}", self.show(symbols)),
+            Shape::Vector(..) => format!("the vector {}", self.show(symbols)),
+        }
+    }
+}
