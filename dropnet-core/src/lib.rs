@@ -11,7 +11,10 @@
 pub mod activation;
 pub mod data;
 pub mod error;
+pub mod gradcheck;
+pub mod init;
 pub mod layer;
+pub mod layers;
 pub mod network;
 pub mod rng;
 pub mod runtime;

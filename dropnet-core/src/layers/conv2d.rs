@@ -1,0 +1,442 @@
+//! 2-D convolution, channels-last, computed as im2col followed by one matrix product.
+
+use std::marker::PhantomData;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::{
+    add_column_sums, check_width, grad_matrix, param_matrix, prefix, reshaped, row_major,
+    with_reshaped,
+};
+use crate::activation::{Activation, ActivationKind};
+use crate::init;
+use crate::layer::{Layer, Mode, Param, Pass};
+use crate::rng;
+
+/// Output size of a convolution along one axis, as Keras computes it.
+///
+/// Valid padding: `(input − kernel) / stride + 1`, rounded down (0 when the kernel does not
+/// fit). Same padding: `ceil(input / stride)`. The stride must be positive.
+pub const fn conv_output_size(input: usize, kernel: usize, stride: usize, same: bool) -> usize {
+    if same {
+        input.div_ceil(stride)
+    } else if kernel > input {
+        0
+    } else {
+        (input - kernel) / stride + 1
+    }
+}
+
+/// Zero rows (or columns) added before the input under Keras/TensorFlow same padding.
+///
+/// The total is `max((out − 1)·stride + kernel − input, 0)`; the smaller half goes before
+/// the input and the extra one after it.
+const fn padding_before(input: usize, kernel: usize, stride: usize, same: bool) -> usize {
+    if !same {
+        return 0;
+    }
+    let out = conv_output_size(input, kernel, stride, true);
+    let covered = (out.saturating_sub(1)) * stride + kernel;
+    covered.saturating_sub(input) / 2
+}
+
+/// How the kernel slides along one spatial axis.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    input: usize,
+    output: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+}
+
+impl Span {
+    /// For output position `out`: the kernel taps `first..end` that fall inside the input,
+    /// and the input position `start` that tap 0 would read (negative inside the padding).
+    fn taps(self, out: usize) -> (usize, usize, isize) {
+        let start = (out * self.stride) as isize - self.pad as isize;
+        let first = (-start).max(0) as usize;
+        let end = (self.input as isize - start).clamp(0, self.kernel as isize) as usize;
+        (first.min(end), end, start)
+    }
+}
+
+/// The full geometry of one convolution, shared by im2col and col2im.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    height: Span,
+    width: Span,
+    channels: usize,
+}
+
+impl Geometry {
+    /// Values in one input sample: `height · width · channels`.
+    fn input_len(&self) -> usize {
+        self.height.input * self.width.input * self.channels
+    }
+
+    /// Values in one patch row: `k_h · k_w · channels`.
+    fn patch_len(&self) -> usize {
+        self.height.kernel * self.width.kernel * self.channels
+    }
+
+    /// Patch rows per sample: `out_h · out_w`.
+    fn positions(&self) -> usize {
+        self.height.output * self.width.output
+    }
+
+    /// Calls `copy(patch_offset, input_offset, len)` for every run of values that a patch
+    /// row shares with the input.
+    ///
+    /// Buffers (row-major):
+    /// - input `[batch, height, width, channels]`
+    /// - patches `[batch · out_h · out_w, k_h · k_w · channels]`, each row in (kh, kw, c)
+    ///   order, the order of the HWIO kernel flattened to `[k_h · k_w · channels, filters]`.
+    ///
+    /// For a fixed kernel row `kh`, the taps that fall inside the input read neighbouring
+    /// pixels of one input row, and channels are innermost, so each (position, kh) pair is
+    /// one contiguous run. Patch values outside every run belong to the zero padding.
+    fn for_each_run(&self, batch: usize, mut copy: impl FnMut(usize, usize, usize)) {
+        let (c, k_w) = (self.channels, self.width.kernel);
+        for b in 0..batch {
+            for oh in 0..self.height.output {
+                let (kh_first, kh_end, ih_start) = self.height.taps(oh);
+                for ow in 0..self.width.output {
+                    let (kw_first, kw_end, iw_start) = self.width.taps(ow);
+                    let row = (b * self.height.output + oh) * self.width.output + ow;
+                    let iw = (iw_start + kw_first as isize) as usize;
+                    for kh in kh_first..kh_end {
+                        let ih = (ih_start + kh as isize) as usize;
+                        let patch_offset = row * self.patch_len() + (kh * k_w + kw_first) * c;
+                        let input_offset = b * self.input_len() + (ih * self.width.input + iw) * c;
+                        copy(patch_offset, input_offset, (kw_end - kw_first) * c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when some patch values fall into the zero padding.
+    fn has_padding(&self) -> bool {
+        let inside = |s: Span| (0..s.output).all(|o| s.taps(o).1 - s.taps(o).0 == s.kernel);
+        !(inside(self.height) && inside(self.width))
+    }
+
+    /// Fills `patches` from `input` (im2col). Shapes as in [`Geometry::for_each_run`].
+    fn im2col(&self, input: &[f32], batch: usize, patches: &mut [f32]) {
+        if self.has_padding() {
+            patches.fill(0.0);
+        }
+        self.for_each_run(batch, |p, i, len| {
+            patches[p..p + len].copy_from_slice(&input[i..i + len]);
+        });
+    }
+
+    /// Adds each patch gradient back onto the input value it was copied from (col2im).
+    /// Overlapping windows add up. Shapes as in [`Geometry::for_each_run`].
+    fn col2im(&self, patches: &[f32], batch: usize, grad_input: &mut [f32]) {
+        grad_input.fill(0.0);
+        self.for_each_run(batch, |p, i, len| {
+            let dst = &mut grad_input[i..i + len];
+            dst.iter_mut()
+                .zip(&patches[p..p + len])
+                .for_each(|(d, &s)| *d += s);
+        });
+    }
+}
+
+/// A 2-D convolution over channels-last images, like Keras's `Conv2D` with
+/// `use_bias=True` and a square kernel.
+///
+/// Type parameters: input height `H`, width `W` and channels `C`; `F` filters; a `K`×`K`
+/// kernel moved by stride `S` along both axes; `SAME` padding (true) or valid (false); the
+/// fused activation `A`. Output: `[out_h, out_w, F]` with sizes from [`conv_output_size`].
+///
+/// `output[b, i, j, f] = A(bias[f] + Σ kernel[kh, kw, c, f] · input[b, i·S + kh − pad_top,
+/// j·S + kw − pad_left, c])`, padding reading zeros.
+///
+/// Parameters, in Keras's names and layouts: `kernel` `[K, K, C, F]` (Glorot uniform) and
+/// `bias` `[F]` (zeros).
+#[derive(Debug, Clone)]
+pub struct Conv2d<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const K: usize,
+    const S: usize,
+    const SAME: bool,
+    A: Activation,
+> {
+    name: &'static str,
+    kernel: Param,
+    bias: Param,
+    /// im2col patches of the last forward, `[batch · out_h · out_w, K · K · C]`; backward
+    /// reuses the buffer for the patch gradients.
+    patches: Vec<f32>,
+    /// Batch size whose patches `patches` holds for backward, set by a training forward.
+    cached_batch: Option<usize>,
+    activation: PhantomData<A>,
+}
+
+impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const K: usize,
+        const S: usize,
+        const SAME: bool,
+        A: Activation,
+    > Conv2d<H, W, C, F, K, S, SAME, A>
+{
+    /// Output height.
+    pub const OUT_H: usize = conv_output_size(H, K, S, SAME);
+    /// Output width.
+    pub const OUT_W: usize = conv_output_size(W, K, S, SAME);
+    /// Per-sample input shape `[H, W, C]`.
+    pub const INPUT_DIMS: &'static [usize] = &[H, W, C];
+    /// Per-sample output shape `[out_h, out_w, F]`.
+    pub const OUTPUT_DIMS: &'static [usize] = &[Self::OUT_H, Self::OUT_W, F];
+    /// Number of trainable scalars: `K·K·C·F + F`.
+    pub const PARAM_COUNT: usize = K * K * C * F + F;
+
+    /// Re-checks at compile time what the macro checks, for hand-written instantiations.
+    const CHECK: () = {
+        assert!(
+            H > 0 && W > 0 && C > 0,
+            "Conv2d: input height, width and channels must be > 0"
+        );
+        assert!(F > 0, "Conv2d: the number of filters must be > 0");
+        assert!(K > 0, "Conv2d: the kernel size must be > 0");
+        assert!(S > 0, "Conv2d: the stride must be > 0");
+        assert!(
+            SAME || K <= H,
+            "Conv2d: kernel larger than the input height (valid padding)"
+        );
+        assert!(
+            SAME || K <= W,
+            "Conv2d: kernel larger than the input width (valid padding)"
+        );
+    };
+
+    const GEOMETRY: Geometry = Geometry {
+        height: Span {
+            input: H,
+            output: Self::OUT_H,
+            kernel: K,
+            stride: S,
+            pad: padding_before(H, K, S, SAME),
+        },
+        width: Span {
+            input: W,
+            output: Self::OUT_W,
+            kernel: K,
+            stride: S,
+            pad: padding_before(W, K, S, SAME),
+        },
+        channels: C,
+    };
+
+    /// A convolution named `name` (its Keras name), with a Glorot uniform kernel drawn from
+    /// the stream `(seed, name, "init")` and a zero bias.
+    pub fn new(name: &'static str, seed: u64) -> Self {
+        let () = Self::CHECK;
+        let kernel = init::glorot_uniform(&[K, K, C, F], &mut rng::stream(seed, name, "init"));
+        Self {
+            name,
+            kernel: Param::new("kernel", kernel),
+            bias: Param::new("bias", init::zeros(&[F])),
+            patches: Vec::new(),
+            cached_batch: None,
+            activation: PhantomData,
+        }
+    }
+
+    /// Rows of the patch matrix for `batch` samples: `batch · out_h · out_w`.
+    fn rows(batch: usize) -> usize {
+        batch * Self::GEOMETRY.positions()
+    }
+
+    /// im2col of `input` into the patch buffer, `[rows, K·K·C]`.
+    fn fill_patches(&mut self, input: &ArrayView2<'_, f32>) {
+        let batch = input.nrows();
+        let values = row_major(input);
+        let patches = prefix(&mut self.patches, Self::rows(batch) * K * K * C);
+        Self::GEOMETRY.im2col(&values, batch, patches);
+    }
+
+    /// Writes `bias + patches · kernel`, then the activation unless `logits`.
+    ///
+    /// # Shapes
+    /// `output`: `[rows, F]` (the channels-last output with one row per position)
+    fn project(&self, mut output: ArrayViewMut2<'_, f32>, logits: bool) {
+        let rows = output.nrows();
+        let patches = ArrayView2::from_shape((rows, K * K * C), &self.patches[..rows * K * K * C])
+            .expect("patch buffer holds rows × K·K·C values");
+        let kernel = param_matrix(&self.kernel.value, K * K * C, F);
+        let bias = param_matrix(&self.bias.value, 1, F);
+
+        output.assign(&bias.row(0));
+        general_mat_mul(1.0, &patches, &kernel, 1.0, &mut output);
+
+        if !logits {
+            A::apply(output);
+        }
+    }
+}
+
+impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const K: usize,
+        const S: usize,
+        const SAME: bool,
+        A: Activation,
+    > Layer for Conv2d<H, W, C, F, K, S, SAME, A>
+{
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "Conv2D"
+    }
+
+    fn input_dims(&self) -> &'static [usize] {
+        Self::INPUT_DIMS
+    }
+
+    fn output_dims(&self) -> &'static [usize] {
+        Self::OUTPUT_DIMS
+    }
+
+    fn activation(&self) -> ActivationKind {
+        A::KIND
+    }
+
+    /// Convolves a batch: im2col, one matrix product with the bias added, the activation.
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, H·W·C]`, each row an `[H, W, C]` image
+    /// - `output`: `[batch, out_h·out_w·F]`, each row an `[out_h, out_w, F]` map
+    fn forward(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>, pass: Pass) {
+        check_width(self.name, "input", input.ncols(), H * W * C);
+        check_width(
+            self.name,
+            "output",
+            output.ncols(),
+            Self::OUT_H * Self::OUT_W * F,
+        );
+        let batch = input.nrows();
+
+        self.fill_patches(&input);
+        self.cached_batch = (pass.mode == Mode::Train).then_some(batch);
+
+        with_reshaped(output, Self::rows(batch), F, |out| {
+            self.project(out, pass.logits)
+        });
+    }
+
+    /// Back-propagates through the activation, the product and im2col.
+    ///
+    /// With `g` the gradient of the pre-activation, `[rows, F]`: `kernel.grad += patchesᵀ·g`,
+    /// `bias.grad += Σ_rows g`, and, when asked for, the patch gradients `g · kernelᵀ`
+    /// scattered back onto the input (col2im). `grad_output` is overwritten by `g`.
+    ///
+    /// # Shapes
+    /// - `input`, `grad_input`: `[batch, H·W·C]`
+    /// - `output`, `grad_output`: `[batch, out_h·out_w·F]`
+    fn backward(
+        &mut self,
+        input: ArrayView2<'_, f32>,
+        output: ArrayView2<'_, f32>,
+        grad_output: ArrayViewMut2<'_, f32>,
+        grad_input: Option<ArrayViewMut2<'_, f32>>,
+        pass: Pass,
+    ) {
+        check_width(
+            self.name,
+            "grad_output",
+            grad_output.ncols(),
+            Self::OUT_H * Self::OUT_W * F,
+        );
+        let batch = input.nrows();
+        let rows = Self::rows(batch);
+        if self.cached_batch != Some(batch) {
+            self.fill_patches(&input);
+        }
+        // The patch buffer is about to hold patch gradients.
+        self.cached_batch = None;
+
+        with_reshaped(grad_output, rows, F, |mut grad| {
+            if !pass.logits {
+                A::backward(reshaped(output, rows, F).view(), grad.view_mut());
+            }
+            self.accumulate_param_grads(&grad);
+            if let Some(grad_input) = grad_input {
+                self.input_grad(&grad, grad_input);
+            }
+        });
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        vec![&self.kernel, &self.bias]
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        vec![&mut self.kernel, &mut self.bias]
+    }
+}
+
+impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const K: usize,
+        const S: usize,
+        const SAME: bool,
+        A: Activation,
+    > Conv2d<H, W, C, F, K, S, SAME, A>
+{
+    /// `kernel.grad += patchesᵀ · grad` and `bias.grad += Σ_rows grad`.
+    ///
+    /// # Shapes
+    /// `grad`: `[rows, F]`; patches `[rows, K·K·C]`; kernel gradient `[K·K·C, F]`.
+    fn accumulate_param_grads(&mut self, grad: &ArrayViewMut2<'_, f32>) {
+        let rows = grad.nrows();
+        let patches = ArrayView2::from_shape((rows, K * K * C), &self.patches[..rows * K * K * C])
+            .expect("patch buffer holds rows × K·K·C values");
+        let mut kernel_grad = grad_matrix(&mut self.kernel.grad, K * K * C, F);
+        general_mat_mul(1.0, &patches.t(), grad, 1.0, &mut kernel_grad);
+
+        add_column_sums(grad, &mut self.bias.grad);
+    }
+
+    /// Writes the input gradient: patch gradients `grad · kernelᵀ`, then col2im.
+    ///
+    /// # Shapes
+    /// `grad`: `[rows, F]`; patch gradients `[rows, K·K·C]` (in the patch buffer);
+    /// `grad_input`: `[batch, H·W·C]`.
+    fn input_grad(&mut self, grad: &ArrayViewMut2<'_, f32>, grad_input: ArrayViewMut2<'_, f32>) {
+        let rows = grad.nrows();
+        let batch = rows / Self::GEOMETRY.positions();
+        let kernel = param_matrix(&self.kernel.value, K * K * C, F);
+        let patch_values = prefix(&mut self.patches, rows * K * K * C);
+        let mut grad_patches = ArrayViewMut2::from_shape((rows, K * K * C), patch_values)
+            .expect("patch buffer holds rows × K·K·C values");
+        general_mat_mul(1.0, grad, &kernel.t(), 0.0, &mut grad_patches);
+
+        let grad_patches = &self.patches[..rows * K * K * C];
+        with_reshaped(grad_input, batch, H * W * C, |mut grad_input| {
+            let values = grad_input
+                .as_slice_mut()
+                .expect("with_reshaped gives a standard layout");
+            Self::GEOMETRY.col2im(grad_patches, batch, values);
+        });
+    }
+}
