@@ -1,0 +1,220 @@
+//! What `fit` and `evaluate` return: per-epoch losses and metrics.
+//!
+//! Metric names are Keras's: `loss`, `accuracy`, and the same prefixed with `val_` for the
+//! validation set. [`History::get`] returns one of them over all epochs, like Keras's
+//! `history.history["val_loss"]`; [`History::records`] gives typed per-epoch records.
+//!
+//! Wall-clock seconds are kept apart from the metrics and take no part in equality, so two
+//! histories from runs with the same seed compare equal exactly when every loss and metric
+//! is the same.
+
+use std::fmt;
+
+use crate::metrics::ACCURACY;
+
+/// The losses and metrics of one epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochRecord {
+    /// The epoch, counted from 1 within its `fit` call.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's samples (each batch weighted by its size).
+    pub loss: f64,
+    /// Training accuracy over the epoch, for classification losses.
+    pub accuracy: Option<f64>,
+    /// Loss on the validation set after the epoch, if one was given.
+    pub val_loss: Option<f64>,
+    /// Accuracy on the validation set after the epoch, for classification losses.
+    pub val_accuracy: Option<f64>,
+}
+
+impl EpochRecord {
+    /// The value of the metric called `name` (`loss`, `accuracy`, `val_loss`,
+    /// `val_accuracy`), if this epoch has it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.metrics().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The metrics this epoch has, as `(name, value)` pairs in Keras's order.
+    pub fn metrics(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        let all = [
+            ("loss", Some(self.loss)),
+            (ACCURACY, self.accuracy),
+            ("val_loss", self.val_loss),
+            ("val_accuracy", self.val_accuracy),
+        ];
+        all.into_iter()
+            .filter_map(|(name, value)| value.map(|v| (name, v)))
+    }
+}
+
+impl fmt::Display for EpochRecord {
+    /// Keras's epoch summary: `loss: 0.3012 - accuracy: 0.9062 - val_loss: …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, value)) in self.metrics().enumerate() {
+            let separator = if i == 0 { "" } else { " - " };
+            write!(f, "{separator}{name}: {value:.4}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of `evaluate`: the mean loss and metrics over a data set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss over all samples.
+    pub loss: f64,
+    /// Fraction of samples classified right, for classification losses.
+    pub accuracy: Option<f64>,
+}
+
+impl Evaluation {
+    /// The value of the metric called `name` (`loss` or `accuracy`), if present.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "loss" => Some(self.loss),
+            ACCURACY => self.accuracy,
+            _ => None,
+        }
+    }
+}
+
+/// Per-epoch losses and metrics of one `fit` call.
+///
+/// Equality compares every epoch's losses and metrics and ignores the timings.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    records: Vec<EpochRecord>,
+    seconds: Vec<f64>,
+    loss: Vec<f64>,
+    accuracy: Vec<f64>,
+    val_loss: Vec<f64>,
+    val_accuracy: Vec<f64>,
+}
+
+impl PartialEq for History {
+    fn eq(&self, other: &Self) -> bool {
+        self.records == other.records
+    }
+}
+
+impl History {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends an epoch and the wall-clock seconds it took.
+    pub fn push(&mut self, record: EpochRecord, seconds: f64) {
+        self.loss.push(record.loss);
+        self.accuracy.extend(record.accuracy);
+        self.val_loss.extend(record.val_loss);
+        self.val_accuracy.extend(record.val_accuracy);
+        self.records.push(record);
+        self.seconds.push(seconds);
+    }
+
+    /// The metric called `name` over all epochs, like Keras's `history.history[name]`.
+    ///
+    /// `loss` is always present; `accuracy` for classification losses; `val_loss` and
+    /// `val_accuracy` when validation data was given. Any other name gives `None`.
+    pub fn get(&self, name: &str) -> Option<&[f64]> {
+        let column = match name {
+            "loss" => return Some(&self.loss),
+            ACCURACY => &self.accuracy,
+            "val_loss" => &self.val_loss,
+            "val_accuracy" => &self.val_accuracy,
+            _ => return None,
+        };
+        (!column.is_empty()).then_some(column.as_slice())
+    }
+
+    /// The names [`History::get`] answers, in Keras's order.
+    pub fn keys(&self) -> Vec<&'static str> {
+        ["loss", ACCURACY, "val_loss", "val_accuracy"]
+            .into_iter()
+            .filter(|name| self.get(name).is_some())
+            .collect()
+    }
+
+    /// One record per epoch, in order.
+    pub fn records(&self) -> &[EpochRecord] {
+        &self.records
+    }
+
+    /// The last epoch's record.
+    pub fn last(&self) -> Option<&EpochRecord> {
+        self.records.last()
+    }
+
+    /// Wall-clock seconds of each epoch, validation included.
+    pub fn seconds(&self) -> &[f64] {
+        &self.seconds
+    }
+
+    /// Number of epochs run.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when no epoch ran.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(epoch: usize, loss: f64, val: bool) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            loss,
+            accuracy: Some(0.5),
+            val_loss: val.then_some(loss + 1.0),
+            val_accuracy: val.then_some(0.25),
+        }
+    }
+
+    #[test]
+    fn columns_like_keras() {
+        let mut history = History::new();
+        history.push(record(1, 2.0, true), 1.5);
+        history.push(record(2, 1.0, true), 1.25);
+
+        assert_eq!(history.get("loss"), Some(&[2.0, 1.0][..]));
+        assert_eq!(history.get("val_loss"), Some(&[3.0, 2.0][..]));
+        assert_eq!(history.get("val_accuracy"), Some(&[0.25, 0.25][..]));
+        assert_eq!(history.get("mae"), None);
+        assert_eq!(
+            history.keys(),
+            ["loss", "accuracy", "val_loss", "val_accuracy"]
+        );
+        assert_eq!(history.last().and_then(|r| r.get("val_loss")), Some(2.0));
+        assert_eq!(history.seconds(), &[1.5, 1.25]);
+        assert_eq!(
+            history.records()[0].to_string(),
+            "loss: 2.0000 - accuracy: 0.5000 - val_loss: 3.0000 - val_accuracy: 0.2500"
+        );
+    }
+
+    #[test]
+    fn validation_columns_are_absent_without_validation() {
+        let mut history = History::new();
+        history.push(record(1, 2.0, false), 1.0);
+
+        assert_eq!(history.get("val_loss"), None);
+        assert_eq!(history.keys(), ["loss", "accuracy"]);
+    }
+
+    #[test]
+    fn equality_ignores_seconds_but_not_metrics() {
+        let (mut a, mut b, mut c) = (History::new(), History::new(), History::new());
+        a.push(record(1, 2.0, true), 1.0);
+        b.push(record(1, 2.0, true), 9.0);
+        c.push(record(1, 2.0 + 1e-12, true), 1.0);
+
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

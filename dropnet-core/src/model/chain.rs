@@ -1,0 +1,260 @@
+//! One pass through the chain of layers: loading a batch, forward, loss, backward, update.
+//!
+//! The chain owns no memory of its own: activations, gradients and batch targets live in
+//! the model's [`Buffers`], sized once for the batch size, and a smaller last batch uses
+//! the first rows of each.
+
+use ndarray::{s, ArrayView2};
+
+use crate::error::{Error, Result};
+use crate::layer::{Layer, Mode, Pass};
+use crate::loss::Loss;
+use crate::metrics;
+use crate::optim::Optimizer;
+use crate::runtime::Buffers;
+use crate::shape::{Shape, TargetsRef};
+
+/// A data set as the chain reads it.
+#[derive(Clone, Copy)]
+pub(crate) struct Set<'a> {
+    /// Samples, `[n, input_len]`.
+    pub(crate) x: ArrayView2<'a, f32>,
+    /// Targets, one per sample.
+    pub(crate) y: TargetsRef<'a>,
+}
+
+/// Which rows of a set make up a batch.
+#[derive(Clone, Copy)]
+pub(crate) enum Rows<'a> {
+    /// Rows `start..end`, in order.
+    Range(usize, usize),
+    /// The listed rows, in that order (a slice of a shuffled permutation).
+    Picked(&'a [usize]),
+}
+
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        match *self {
+            Rows::Range(start, end) => end - start,
+            Rows::Picked(rows) => rows.len(),
+        }
+    }
+}
+
+/// Loss and number of right answers of one batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchScore {
+    /// Mean loss over the batch.
+    pub(crate) loss: f64,
+    /// Samples whose argmax matched the target (0 for regression losses).
+    pub(crate) correct: usize,
+}
+
+/// The layers of a model together with its buffers.
+pub(crate) struct Chain<'m, 'l> {
+    pub(crate) layers: &'m mut [&'l mut dyn Layer],
+    buffers: &'m mut Buffers,
+    /// True when the last layer hands logits to a loss that fuses with its activation.
+    fused: bool,
+}
+
+impl<'m, 'l> Chain<'m, 'l> {
+    /// A chain over `layers` whose buffers hold batches of up to `rows` samples; `loss`
+    /// decides whether the last layer runs without its activation.
+    ///
+    /// Fails when the layers do not take `I` and produce `O` or do not fit together.
+    pub(crate) fn new<I: Shape, O: Shape>(
+        layers: &'m mut [&'l mut dyn Layer],
+        buffers: &'m mut Buffers,
+        rows: usize,
+        loss: Option<&dyn Loss>,
+    ) -> Result<Self> {
+        check_ends::<I, O>(layers)?;
+        buffers.ensure(layers, rows)?;
+        let last = layers.last().map(|l| l.activation());
+        let fused = matches!((loss, last), (Some(loss), Some(a)) if loss.fuses_with(a));
+        Ok(Self {
+            layers,
+            buffers,
+            fused,
+        })
+    }
+
+    /// Copies the batch `rows` of `set` into the input buffer, and its targets (unless
+    /// `with_targets` is false) into the target buffer.
+    pub(crate) fn load(&mut self, set: &Set<'_>, rows: Rows<'_>, with_targets: bool) {
+        let batch = rows.len();
+        let mut input = self.buffers.input_mut(batch);
+        match rows {
+            Rows::Range(start, end) => input.assign(&set.x.slice(s![start..end, ..])),
+            Rows::Picked(picked) => {
+                for (mut dst, &row) in input.rows_mut().into_iter().zip(picked) {
+                    dst.assign(&set.x.row(row));
+                }
+            }
+        }
+        if with_targets {
+            self.load_targets(set.y, rows);
+        }
+    }
+
+    fn load_targets(&mut self, y: TargetsRef<'_>, rows: Rows<'_>) {
+        match y {
+            TargetsRef::Classes(labels) => {
+                let buffer = self.buffers.labels_mut();
+                buffer.clear();
+                match rows {
+                    Rows::Range(start, end) => buffer.extend_from_slice(&labels[start..end]),
+                    Rows::Picked(picked) => buffer.extend(picked.iter().map(|&i| labels[i])),
+                }
+            }
+            TargetsRef::Values(values) => {
+                let mut buffer = self.buffers.values_mut(rows.len());
+                match rows {
+                    Rows::Range(start, end) => buffer.assign(&values.slice(s![start..end, ..])),
+                    Rows::Picked(picked) => {
+                        for (mut dst, &row) in buffer.rows_mut().into_iter().zip(picked) {
+                            dst.assign(&values.row(row));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs every layer on the first `batch` rows of the input buffer.
+    pub(crate) fn forward(&mut self, batch: usize, mode: Mode, logits: bool) {
+        let last = self.layers.len() - 1;
+        for (k, layer) in self.layers.iter_mut().enumerate() {
+            let pass = Pass {
+                mode,
+                logits: logits && k == last,
+            };
+            let (input, output) = self.buffers.layer_io(k, batch);
+            layer.forward(input, output, pass);
+        }
+    }
+
+    /// Runs the forward pass the loss needs (logits when fused) in `mode`.
+    pub(crate) fn forward_for_loss(&mut self, batch: usize, mode: Mode) {
+        self.forward(batch, mode, self.fused);
+    }
+
+    /// The loss of the loaded batch, and its gradient in the gradient buffer when
+    /// `with_grad`. Targets must have been loaded in the kind `loss` takes.
+    pub(crate) fn score(
+        &mut self,
+        loss: &dyn Loss,
+        batch: usize,
+        with_grad: bool,
+    ) -> Result<BatchScore> {
+        let views = self.buffers.loss_views(batch, loss.target_kind());
+        let (output, targets) = (views.output, views.targets);
+
+        let grad = with_grad.then_some(views.grad);
+        let value = loss.compute(output, targets, self.fused, grad)?;
+        let correct = if loss.is_classification() {
+            metrics::correct(output, targets)
+        } else {
+            0
+        };
+        Ok(BatchScore {
+            loss: value,
+            correct,
+        })
+    }
+
+    /// Sets every parameter gradient to zero.
+    pub(crate) fn zero_grads(&mut self) {
+        for layer in self.layers.iter_mut() {
+            for param in layer.params_mut() {
+                param.grad.fill(0.0);
+            }
+        }
+    }
+
+    /// Back-propagates the loss gradient from the gradient buffer through every layer, last
+    /// to first; the first layer gets no input gradient to write.
+    pub(crate) fn backward(&mut self, batch: usize) {
+        let last = self.layers.len() - 1;
+        for k in (0..self.layers.len()).rev() {
+            let pass = Pass {
+                mode: Mode::Train,
+                logits: self.fused && k == last,
+            };
+            let views = self.buffers.backward_views(k, batch);
+            self.layers[k].backward(
+                views.input,
+                views.output,
+                views.grad_output,
+                views.grad_input,
+                pass,
+            );
+            self.buffers.swap_grads();
+        }
+    }
+
+    /// Lets `optimizer` update every parameter, layers in order and each layer's params in
+    /// its own order; the position in that walk is the optimiser's slot.
+    pub(crate) fn step(&mut self, optimizer: &mut dyn Optimizer) {
+        optimizer.begin_step();
+        let mut slot = 0;
+        for layer in self.layers.iter_mut() {
+            for param in layer.params_mut() {
+                optimizer.update(slot, param);
+                slot += 1;
+            }
+        }
+    }
+
+    /// The first `batch` rows of the model output.
+    pub(crate) fn output(&self, batch: usize) -> ArrayView2<'_, f32> {
+        self.buffers.output(batch)
+    }
+}
+
+/// Fails unless the first layer takes samples of `I` and the last produces samples of `O`.
+fn check_ends<I: Shape, O: Shape>(layers: &[&mut dyn Layer]) -> Result<()> {
+    let (Some(first), Some(last)) = (layers.first(), layers.last()) else {
+        return Err(Error::config("model", "it has no layers"));
+    };
+    if first.input_len() != I::LEN || last.output_len() != O::LEN {
+        let reason = format!(
+            "its layers take {} and produce {} values per sample, but its shapes say {} and {}",
+            first.input_len(),
+            last.output_len(),
+            I::LEN,
+            O::LEN
+        );
+        return Err(Error::config("model", reason));
+    }
+    Ok(())
+}
+
+/// Sample-weighted sums over the batches of an epoch or a data set.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Totals {
+    /// Samples so far.
+    pub(crate) seen: usize,
+    loss_sum: f64,
+    correct: usize,
+}
+
+impl Totals {
+    /// Adds a batch of `rows` samples.
+    pub(crate) fn add(&mut self, score: BatchScore, rows: usize) {
+        self.seen += rows;
+        self.loss_sum += score.loss * rows as f64;
+        self.correct += score.correct;
+    }
+
+    /// Mean loss per sample so far.
+    pub(crate) fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.seen.max(1) as f64
+    }
+
+    /// Fraction of samples classified right so far.
+    pub(crate) fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.seen.max(1) as f64
+    }
+}

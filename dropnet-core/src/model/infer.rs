@@ -1,0 +1,87 @@
+//! Evaluation and prediction: forward passes in inference mode over every sample.
+
+use ndarray::{s, Array2};
+
+use super::chain::{Chain, Rows, Set, Totals};
+use super::check::{check_batch_size, check_set};
+use crate::error::{Error, Result};
+use crate::history::Evaluation;
+use crate::layer::Mode;
+use crate::loss::Loss;
+use crate::network::Network;
+use crate::shape::{Samples, Shape, TargetsRef};
+
+/// Loss and accuracy of `model` on `x` and `y`, in batches of `batch_size`.
+pub(crate) fn evaluate<'a, N: Network + ?Sized>(
+    model: &mut N,
+    x: &'a Samples<N::Input>,
+    y: TargetsRef<'a>,
+    batch_size: usize,
+) -> Result<Evaluation> {
+    let (mut layers, runtime) = model.parts_mut();
+    let (buffers, compiled, _) = runtime.split();
+    let loss = &*compiled
+        .ok_or(Error::NotCompiled { call: "evaluate" })?
+        .loss;
+    check_batch_size(batch_size)?;
+    check_set("evaluation", x.len(), y, N::Output::LEN, loss)?;
+
+    let rows = batch_size.min(x.len());
+    let mut chain = Chain::new::<N::Input, N::Output>(&mut layers, buffers, rows, Some(loss))?;
+    evaluate_set(&mut chain, loss, &Set { x: x.matrix(), y }, batch_size)
+}
+
+/// Loss and accuracy over all of `set`, consecutive batches of `batch_size`, the last one
+/// possibly smaller; each batch weighs by its number of samples.
+pub(crate) fn evaluate_set(
+    chain: &mut Chain<'_, '_>,
+    loss: &dyn Loss,
+    set: &Set<'_>,
+    batch_size: usize,
+) -> Result<Evaluation> {
+    let n = set.x.nrows();
+    let mut totals = Totals::default();
+    for start in (0..n).step_by(batch_size) {
+        let end = (start + batch_size).min(n);
+        chain.load(set, Rows::Range(start, end), true);
+        chain.forward_for_loss(end - start, Mode::Infer);
+        totals.add(chain.score(loss, end - start, false)?, end - start);
+    }
+    let accuracy = loss.is_classification().then(|| totals.accuracy());
+    Ok(Evaluation {
+        loss: totals.mean_loss(),
+        accuracy,
+    })
+}
+
+/// The model's outputs for every sample of `x`, in batches of `batch_size`.
+pub(crate) fn predict<N: Network + ?Sized>(
+    model: &mut N,
+    x: &Samples<N::Input>,
+    batch_size: usize,
+) -> Result<Samples<N::Output>> {
+    check_batch_size(batch_size)?;
+    let n = x.len();
+    let mut result = Array2::zeros((n, N::Output::LEN));
+    if n == 0 {
+        return Samples::from_matrix(result);
+    }
+
+    let (mut layers, runtime) = model.parts_mut();
+    let (buffers, _, _) = runtime.split();
+    let rows = batch_size.min(n);
+    let mut chain = Chain::new::<N::Input, N::Output>(&mut layers, buffers, rows, None)?;
+    let set = Set {
+        x: x.matrix(),
+        y: TargetsRef::Classes(&[]),
+    };
+    for start in (0..n).step_by(batch_size) {
+        let end = (start + batch_size).min(n);
+        chain.load(&set, Rows::Range(start, end), false);
+        chain.forward(end - start, Mode::Infer, false);
+        result
+            .slice_mut(s![start..end, ..])
+            .assign(&chain.output(end - start));
+    }
+    Samples::from_matrix(result)
+}

@@ -1,0 +1,570 @@
+//! Tests of `compile`, `fit`, `evaluate`, `predict` and `summary` on hand-built networks.
+
+use ndarray::Array2;
+
+use super::chain::{Chain, Rows, Set};
+use super::testing::{clusters, Net};
+use super::Model;
+use crate::activation::{Activation, Linear, Sigmoid, Softmax};
+use crate::callback::{BatchEnd, Callback, EpochEnd, FitContext, TrainBegin, Verbosity};
+use crate::error::Error;
+use crate::layer::{Layer, Mode};
+use crate::loss::{CategoricalCrossentropy, Loss, MeanSquaredError, SparseCategoricalCrossentropy};
+use crate::network::Network;
+use crate::optim::{Adam, Sgd};
+use crate::shape::{Labels, Samples, Shape, TargetsRef, Vector};
+
+fn compiled(seed: u64) -> Net {
+    let mut net = Net::new(seed);
+    net.compile(Adam::new(0.01), SparseCategoricalCrossentropy);
+    net
+}
+
+#[test]
+fn fit_learns_separable_clusters() {
+    let (x, y) = clusters(90, 1);
+    let (xv, yv) = clusters(30, 2);
+    let mut net = compiled(7);
+
+    let history = net
+        .fit(&x, &y)
+        .epochs(15)
+        .batch_size(16)
+        .validation_data(&xv, &yv)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+
+    let losses = history.get("loss").unwrap();
+    assert_eq!(losses.len(), 15);
+    assert!(losses[14] < losses[0] / 3.0, "{losses:?}");
+    assert!(
+        history.last().unwrap().val_accuracy.unwrap() >= 0.9,
+        "{history:?}"
+    );
+    let result = net.evaluate(&xv, &yv).unwrap();
+    assert!(result.accuracy.unwrap() >= 0.9, "{result:?}");
+    assert_eq!(result.loss, history.last().unwrap().val_loss.unwrap());
+}
+
+#[test]
+fn same_seed_gives_identical_history_and_weights() {
+    let (x, y) = clusters(40, 1);
+    let (xv, yv) = clusters(12, 2);
+    let run = |seed: u64| {
+        let mut net = compiled(seed);
+        let history = net
+            .fit(&x, &y)
+            .epochs(3)
+            .batch_size(8)
+            .validation_data(&xv, &yv)
+            .verbose(Verbosity::Silent)
+            .run()
+            .unwrap();
+        (history, net.weights())
+    };
+
+    let (history_a, weights_a) = run(3);
+    let (history_b, weights_b) = run(3);
+    let (history_c, weights_c) = run(4);
+
+    assert_eq!(history_a, history_b);
+    let bits = |w: &[ndarray::ArrayD<f32>]| -> Vec<u32> {
+        w.iter()
+            .flat_map(|a| a.iter().map(|v| v.to_bits()))
+            .collect()
+    };
+    assert_eq!(bits(&weights_a), bits(&weights_b));
+    assert_ne!(history_a, history_c);
+    assert_ne!(weights_a, weights_c);
+}
+
+#[test]
+fn shuffling_differs_by_seed_even_with_equal_weights() {
+    // Same initial weights (seed 5), but the runtime's shuffle stream comes from seed 6.
+    let (x, y) = clusters(40, 1);
+    let mut a = compiled(5);
+    let mut b = Net::new(5);
+    b.runtime = crate::runtime::Runtime::new(6);
+    b.compile(Adam::new(0.01), SparseCategoricalCrossentropy);
+
+    for net in [&mut a, &mut b] {
+        net.fit(&x, &y)
+            .batch_size(8)
+            .verbose(Verbosity::Silent)
+            .run()
+            .unwrap();
+    }
+    assert_ne!(a.weights(), b.weights());
+}
+
+#[test]
+fn two_fits_continue_like_one() {
+    let (x, y) = clusters(30, 1);
+    let mut once = compiled(9);
+    let mut twice = compiled(9);
+
+    let whole = once
+        .fit(&x, &y)
+        .epochs(2)
+        .batch_size(8)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+    let first = twice
+        .fit(&x, &y)
+        .batch_size(8)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+    let second = twice
+        .fit(&x, &y)
+        .batch_size(8)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+
+    assert_eq!(
+        whole.get("loss").unwrap(),
+        [first.get("loss").unwrap(), second.get("loss").unwrap()].concat()
+    );
+    assert_eq!(once.weights(), twice.weights());
+}
+
+#[test]
+fn bad_label_is_named_and_leaves_weights_unchanged() {
+    let (x, _) = clusters(9, 1);
+    let mut labels = vec![0_u32; 9];
+    labels[5] = 3;
+    let y = Labels::new(labels);
+    let mut net = compiled(1);
+    let before = net.weights();
+
+    let err = net
+        .fit(&x, &y)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            Error::LabelOutOfRange {
+                index: 5,
+                label: 3,
+                classes: 3
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("label 3 of sample 5"), "{err}");
+    assert_eq!(net.weights(), before);
+}
+
+#[test]
+fn bad_validation_set_fails_before_training() {
+    let (x, y) = clusters(9, 1);
+    let (xv, _) = clusters(4, 2);
+    let yv = Labels::new(vec![0, 1, 9, 2]);
+    let mut net = compiled(1);
+    let before = net.weights();
+
+    let err = net
+        .fit(&x, &y)
+        .validation_data(&xv, &yv)
+        .verbose(Verbosity::Silent)
+        .run();
+
+    assert!(matches!(
+        err,
+        Err(Error::LabelOutOfRange {
+            index: 2,
+            label: 9,
+            ..
+        })
+    ));
+    assert_eq!(net.weights(), before);
+}
+
+#[test]
+fn data_and_settings_errors_leave_weights_unchanged() {
+    let (x, y) = clusters(9, 1);
+    let empty = Samples::<Vector<2>>::from_vec(0, vec![]).unwrap();
+    let short = Labels::new(vec![0; 8]);
+    let mut net = compiled(1);
+    let before = net.weights();
+    let silent = Verbosity::Silent;
+
+    let mismatch = net.fit(&x, &short).verbose(silent).run();
+    assert!(matches!(
+        mismatch,
+        Err(Error::LengthMismatch {
+            inputs: 9,
+            targets: 8
+        })
+    ));
+    let empty_set = net.fit(&empty, &Labels::default()).verbose(silent).run();
+    assert!(matches!(
+        empty_set,
+        Err(Error::EmptySet { what: "training" })
+    ));
+    let zero = net.fit(&x, &y).batch_size(0).verbose(silent).run();
+    assert!(matches!(
+        zero,
+        Err(Error::InvalidConfig {
+            name: "batch_size",
+            ..
+        })
+    ));
+    assert!(net.predict_batch(&x, 0).is_err());
+
+    net.compile(Adam::new(-1.0), SparseCategoricalCrossentropy);
+    let lr = net.fit(&x, &y).verbose(silent).run();
+    assert!(matches!(
+        lr,
+        Err(Error::InvalidConfig {
+            name: "learning_rate",
+            ..
+        })
+    ));
+    net.compile(Adam::default(), MeanSquaredError);
+    let kind = net.fit(&x, &y).verbose(silent).run();
+    assert!(matches!(
+        kind,
+        Err(Error::TargetKind {
+            loss: "mean_squared_error",
+            ..
+        })
+    ));
+
+    assert_eq!(net.weights(), before);
+}
+
+#[test]
+fn fit_and_evaluate_need_compile_but_predict_does_not() {
+    let (x, y) = clusters(6, 1);
+    let mut net: Net = Net::new(1);
+
+    let fit = net.fit(&x, &y).verbose(Verbosity::Silent).run();
+    assert!(matches!(fit, Err(Error::NotCompiled { call: "fit" })));
+    assert!(matches!(
+        net.evaluate(&x, &y),
+        Err(Error::NotCompiled { call: "evaluate" })
+    ));
+    assert_eq!(net.predict(&x).unwrap().len(), 6);
+}
+
+#[test]
+fn nan_input_stops_training_with_epoch_and_batch() {
+    let (x, y) = clusters(30, 1);
+    let mut values = x.matrix().to_owned();
+    values[[25, 1]] = f32::NAN;
+    let x = Samples::from_matrix(values).unwrap();
+    let mut net = compiled(1);
+    let before = net.weights();
+
+    let err = net
+        .fit(&x, &y)
+        .batch_size(10)
+        .shuffle(false)
+        .verbose(Verbosity::Silent)
+        .run();
+
+    // Sample 25 is in the third batch of ten; the first two batches were applied, the third
+    // was not (its NaN gradient would have made every weight it touches NaN).
+    assert!(
+        matches!(
+            err,
+            Err(Error::NonFiniteLoss {
+                epoch: 1,
+                batch: 3,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let after = net.weights();
+    assert_ne!(after, before);
+    assert!(after.iter().all(|w| w.iter().all(|v| v.is_finite())));
+}
+
+#[test]
+fn predict_uses_the_last_partial_batch() {
+    let n = 257;
+    let values: Vec<f32> = (0..2 * n)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
+    let x = Samples::<Vector<2>>::from_vec(n, values).unwrap();
+    let mut net: Net = Net::new(2);
+
+    let all = net.predict_batch(&x, 128).unwrap();
+    let last = net.predict(&x.select(&[256])).unwrap();
+
+    assert_eq!(all.len(), 257);
+    assert_eq!(all.sample(256).unwrap(), last.sample(0).unwrap());
+    let row_sum: f32 = all.sample(256).unwrap().iter().sum();
+    assert!(
+        (row_sum - 1.0).abs() < 1e-5,
+        "softmax rows sum to one: {row_sum}"
+    );
+}
+
+#[test]
+fn evaluation_weighs_batches_by_size() {
+    let (x, y) = clusters(20, 1);
+    let mut net = compiled(4);
+
+    let whole = net.evaluate_batch(&x, &y, 20).unwrap();
+    let split = net.evaluate_batch(&x, &y, 7).unwrap();
+
+    assert!(
+        (whole.loss - split.loss).abs() < 1e-6,
+        "{whole:?} vs {split:?}"
+    );
+    assert_eq!(whole.accuracy, split.accuracy);
+}
+
+#[test]
+fn regression_loss_reports_no_accuracy() {
+    let (x, _) = clusters(12, 1);
+    let targets = Samples::<Vector<3>>::from_vec(12, vec![0.25; 36]).unwrap();
+    let mut net: Net<Sigmoid> = Net::new(1);
+    net.compile(Sgd::new(0.5).momentum(0.9), MeanSquaredError);
+
+    let history = net
+        .fit(&x, &targets)
+        .epochs(20)
+        .batch_size(4)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+
+    assert_eq!(history.keys(), ["loss"]);
+    let losses = history.get("loss").unwrap();
+    assert!(losses[19] < losses[0] / 10.0, "{losses:?}");
+}
+
+#[test]
+fn one_hot_targets_train_with_categorical_crossentropy() {
+    let (x, y) = clusters(30, 1);
+    let mut one_hot = Array2::zeros((30, 3));
+    for (i, &label) in y.as_slice().iter().enumerate() {
+        one_hot[[i, label as usize]] = 1.0;
+    }
+    let targets = Samples::<Vector<3>>::from_matrix(one_hot).unwrap();
+    let mut net: Net = Net::new(1);
+    net.compile(Adam::new(0.02), CategoricalCrossentropy);
+
+    let history = net
+        .fit(&x, &targets)
+        .epochs(10)
+        .batch_size(5)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+
+    assert!(
+        history.last().unwrap().accuracy.unwrap() > 0.9,
+        "{history:?}"
+    );
+}
+
+/// Records the events it sees and stops training when told to.
+#[derive(Default)]
+struct Recorder {
+    events: Vec<String>,
+    stop_after_batch: Option<usize>,
+    stop_after_epoch: Option<usize>,
+}
+
+impl Callback for Recorder {
+    fn on_train_begin(&mut self, info: &TrainBegin, _ctx: &mut FitContext<'_, '_>) {
+        self.events
+            .push(format!("begin {} {}", info.samples, info.batches));
+    }
+
+    fn on_epoch_begin(&mut self, epoch: usize, _ctx: &mut FitContext<'_, '_>) {
+        self.events.push(format!("epoch {epoch}"));
+    }
+
+    fn on_batch_end(&mut self, batch: &BatchEnd, ctx: &mut FitContext<'_, '_>) {
+        self.events
+            .push(format!("batch {} {}", batch.batch, batch.seen));
+        if self.stop_after_batch == Some(batch.batch) {
+            ctx.stop_training();
+        }
+    }
+
+    fn on_epoch_end(&mut self, epoch: &EpochEnd<'_>, ctx: &mut FitContext<'_, '_>) {
+        self.events
+            .push(format!("end {} {}", epoch.record.epoch, epoch.batches));
+        let halved = ctx.optimizer().learning_rate() / 2.0;
+        ctx.optimizer_mut().set_learning_rate(halved);
+        assert_eq!(ctx.layers()[1].name(), "dense_1");
+        if self.stop_after_epoch == Some(epoch.record.epoch) {
+            ctx.stop_training();
+        }
+    }
+}
+
+#[test]
+fn callbacks_see_every_event_and_can_stop() {
+    let (x, y) = clusters(10, 1);
+    let mut net = compiled(1);
+    let mut recorder = Recorder {
+        stop_after_epoch: Some(2),
+        ..Recorder::default()
+    };
+
+    let history = net
+        .fit(&x, &y)
+        .epochs(5)
+        .batch_size(4)
+        .callback(&mut recorder)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+
+    assert_eq!(history.len(), 2);
+    let expected = [
+        "begin 10 3",
+        "epoch 1",
+        "batch 1 4",
+        "batch 2 8",
+        "batch 3 10",
+        "end 1 3",
+        "epoch 2",
+        "batch 1 4",
+        "batch 2 8",
+        "batch 3 10",
+        "end 2 3",
+    ];
+    assert_eq!(recorder.events, expected);
+    assert_eq!(net.runtime().optimizer().unwrap().learning_rate(), 0.0025);
+
+    let mut early = Recorder {
+        stop_after_batch: Some(1),
+        ..Recorder::default()
+    };
+    let history = net
+        .fit(&x, &y)
+        .epochs(5)
+        .batch_size(4)
+        .callback(&mut early)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(early.events.last().unwrap(), "end 1 1");
+}
+
+/// The analytic gradients the chain accumulates, for one batch of `set`.
+fn chain_gradients<A: Activation>(net: &mut Net<A>, loss: &dyn Loss, set: &Set<'_>) -> Vec<f32> {
+    let n = set.x.nrows();
+    let (mut layers, runtime) = net.parts_mut();
+    let (buffers, _, _) = runtime.split();
+    let mut chain =
+        Chain::new::<Vector<2>, Vector<3>>(&mut layers, buffers, n, Some(loss)).unwrap();
+    chain.load(set, Rows::Range(0, n), true);
+    chain.zero_grads();
+    chain.forward_for_loss(n, Mode::Train);
+    chain.score(loss, n, true).unwrap();
+    chain.backward(n);
+    layers
+        .iter()
+        .flat_map(|l| l.params())
+        .flat_map(|p| p.grad.iter().copied().collect::<Vec<_>>())
+        .collect()
+}
+
+/// Central differences of the evaluated loss against the chain's gradients, one weight at a
+/// time, through both layers (and through the fused softmax when `A` is softmax).
+fn check_chain<'t, A: Activation>(
+    loss: impl Loss + Clone + 'static,
+    x: &'t Samples<Vector<2>>,
+    y: TargetsRef<'t>,
+) {
+    let set = Set { x: x.matrix(), y };
+    let mut net: Net<A> = Net::new(11);
+    net.compile(Sgd::default(), loss.clone());
+    let analytic = chain_gradients(&mut net, &loss, &set);
+
+    let objective = |net: &mut Net<A>| super::infer::evaluate(net, x, y, 6).unwrap().loss;
+    // Small enough for the curvature of −ln p on the linear model's outputs, large enough
+    // for f32 round-off in the loss.
+    let h = 1e-3_f32;
+    let mut k = 0;
+    for layer in 0..2 {
+        for param in 0..2 {
+            let len = net.parts_mut().0[layer].params()[param].len();
+            for i in 0..len {
+                let nudge = |net: &mut Net<A>, delta: f32| {
+                    let mut parts = net.parts_mut().0;
+                    let mut params = parts[layer].params_mut();
+                    params[param].value.as_slice_mut().unwrap()[i] += delta;
+                };
+                nudge(&mut net, h);
+                let up = objective(&mut net);
+                nudge(&mut net, -2.0 * h);
+                let down = objective(&mut net);
+                nudge(&mut net, h);
+
+                let numeric = (up - down) / (2.0 * f64::from(h));
+                let got = f64::from(analytic[k]);
+                let tolerance = 2e-3 * (1.0 + numeric.abs());
+                assert!(
+                    (numeric - got).abs() < tolerance,
+                    "{} {}: param {k}: {numeric} vs {got}",
+                    loss.name(),
+                    std::any::type_name::<A>()
+                );
+                k += 1;
+            }
+        }
+    }
+    assert_eq!(k, <Net<A> as Network>::PARAM_COUNT);
+}
+
+#[test]
+fn chain_gradients_match_finite_differences() {
+    let (x, _) = clusters(6, 3);
+    let labels = [0_u32, 1, 2, 2, 1, 0];
+    check_chain::<Softmax>(
+        SparseCategoricalCrossentropy,
+        &x,
+        TargetsRef::Classes(&labels),
+    );
+    check_chain::<Linear>(
+        SparseCategoricalCrossentropy,
+        &x,
+        TargetsRef::Classes(&labels),
+    );
+
+    let values = Array2::from_shape_fn((6, 3), |(i, j)| ((i + j) % 3) as f32 / 2.0);
+    check_chain::<Sigmoid>(MeanSquaredError, &x, TargetsRef::Values(values.view()));
+}
+
+#[test]
+fn summary_lists_layers_and_totals() {
+    let net: Net = Net::new(1);
+
+    let text = net.summary();
+
+    let expected = "\
+Model: \"Net\"
+_______________________________________________________________
+ Layer (type)                  Output Shape             Param #
+===============================================================
+ dense (Dense)                 (None, 8)                     24
+ dense_1 (Dense)               (None, 3)                     27
+===============================================================
+ Total params: 51
+ Trainable params: 51
+ Non-trainable params: 0
+_______________________________________________________________
+";
+    assert_eq!(text, expected, "\n{text}");
+    assert_eq!(<Net as Network>::PARAM_COUNT, 51);
+    assert_eq!(<Net as Network>::Output::LEN, 3);
+    let _: &dyn Layer = &net.dense;
+}
