@@ -5,109 +5,75 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dropnet_core::activation::{Relu, Softmax};
+use dropnet_core::layers::{Conv2d, Dense, Flatten};
 use dropnet_core::weights::{self, FORMAT, FORMAT_VERSION};
-use dropnet_core::{Error, Layer, Network, Param, Pass, Runtime, Vector};
-use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
+use dropnet_core::{Error, Image, Layer, Network, Runtime, Vector};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-/// A stand-in layer with a `kernel` and a `bias`, enough for the weight files, which see
-/// layers only through their parameters.
-struct Affine {
-    name: &'static str,
-    params: Vec<Param>,
-}
-
-impl Affine {
-    /// Kernel `[inputs, outputs]` and bias `[outputs]` filled with values derived from `seed`.
-    fn new(name: &'static str, inputs: usize, outputs: usize, seed: u64) -> Self {
-        let kernel = ArrayD::from_shape_fn(IxDyn(&[inputs, outputs]), |i| {
-            (seed as f32) * 0.5 + (i[0] * outputs + i[1]) as f32 * 0.125
-        });
-        let bias = ArrayD::from_shape_fn(IxDyn(&[outputs]), |i| seed as f32 - i[0] as f32);
-        Self { name, params: vec![Param::new("kernel", kernel), Param::new("bias", bias)] }
-    }
-}
-
-impl Layer for Affine {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        "Affine"
-    }
-
-    fn input_dims(&self) -> &'static [usize] {
-        &[4]
-    }
-
-    fn output_dims(&self) -> &'static [usize] {
-        &[4]
-    }
-
-    fn forward(&mut self, input: ArrayView2<'_, f32>, mut output: ArrayViewMut2<'_, f32>, _: Pass) {
-        output.assign(&input);
-    }
-
-    fn backward(
-        &mut self,
-        _input: ArrayView2<'_, f32>,
-        _output: ArrayView2<'_, f32>,
-        _grad_output: ArrayViewMut2<'_, f32>,
-        _grad_input: Option<ArrayViewMut2<'_, f32>>,
-        _pass: Pass,
-    ) {
-    }
-
-    fn params(&self) -> Vec<&Param> {
-        self.params.iter().collect()
-    }
-
-    fn params_mut(&mut self) -> Vec<&mut Param> {
-        self.params.iter_mut().collect()
-    }
-}
-
-/// A two-layer model written by hand, as `model!` would generate it.
-struct Net {
-    conv2d: Affine,
-    dense: Affine,
-    runtime: Runtime,
-}
-
-impl Net {
-    /// `conv2d` with a `[9, filters]` kernel, then `dense` with a `[8, 3]` kernel.
-    fn new(filters: usize, seed: u64) -> Self {
-        Self {
-            conv2d: Affine::new("conv2d", 9, filters, seed),
-            dense: Affine::new("dense", 8, 3, seed + 1),
-            runtime: Runtime::new(seed),
+/// Declares a model struct by hand, as `model!` would generate it: one field per layer,
+/// named as Keras names the layer, and a runtime.
+macro_rules! hand_model {
+    (
+        $model:ident($input:ty) -> $output:ty, $count:literal params {
+            $($field:ident: $layer:ty = $name:literal,)*
         }
-    }
+    ) => {
+        struct $model {
+            $($field: $layer,)*
+            runtime: Runtime,
+        }
+
+        impl $model {
+            fn new(seed: u64) -> Self {
+                Self { $($field: <$layer>::new($name, seed),)* runtime: Runtime::new(seed) }
+            }
+        }
+
+        impl Network for $model {
+            type Input = $input;
+            type Output = $output;
+            const NAME: &'static str = stringify!($model);
+            const PARAM_COUNT: usize = $count;
+
+            fn layers(&self) -> Vec<&dyn Layer> {
+                vec![$(&self.$field,)*]
+            }
+
+            fn parts_mut(&mut self) -> (Vec<&mut dyn Layer>, &mut Runtime) {
+                (vec![$(&mut self.$field,)*], &mut self.runtime)
+            }
+
+            fn runtime(&self) -> &Runtime {
+                &self.runtime
+            }
+        }
+    };
 }
 
-impl Network for Net {
-    type Input = Vector<4>;
-    type Output = Vector<4>;
-    const NAME: &'static str = "Net";
-    const PARAM_COUNT: usize = 9 * 2 + 2 + 8 * 3 + 3;
+// 4×4×1 → conv 3×3, 2 filters → 2×2×2 → flatten 8 → dense 3.
+hand_model!(Net(Image<4, 4, 1>) -> Vector<3>, 47 params {
+    conv2d: Conv2d<4, 4, 1, 2, 3, 1, false, Relu> = "conv2d",
+    flatten: Flatten<Image<2, 2, 2>> = "flatten",
+    dense: Dense<8, 3, Softmax> = "dense",
+});
 
-    fn layers(&self) -> Vec<&dyn Layer> {
-        vec![&self.conv2d, &self.dense]
-    }
+// The same chain with three filters: another architecture.
+hand_model!(Wider(Image<4, 4, 1>) -> Vector<3>, 69 params {
+    conv2d: Conv2d<4, 4, 1, 3, 3, 1, false, Relu> = "conv2d",
+    flatten: Flatten<Image<2, 2, 3>> = "flatten",
+    dense: Dense<12, 3, Softmax> = "dense",
+});
 
-    fn parts_mut(&mut self) -> (Vec<&mut dyn Layer>, &mut Runtime) {
-        (vec![&mut self.conv2d, &mut self.dense], &mut self.runtime)
-    }
+// Two layers under one name, which no file can tell apart.
+hand_model!(Twins(Vector<8>) -> Vector<8>, 144 params {
+    dense: Dense<8, 8, Relu> = "dense",
+    dense_1: Dense<8, 8, Relu> = "dense",
+});
 
-    fn runtime(&self) -> &Runtime {
-        &self.runtime
-    }
-}
-
-/// The model the tests save and load: two filters.
+/// The model the tests save and load.
 fn model(seed: u64) -> Net {
-    Net::new(2, seed)
+    Net::new(seed)
 }
 
 /// Every parameter value of `model` as bits, for exact comparisons (NaN and -0.0 included).
@@ -200,10 +166,11 @@ fn round_trip_is_bitwise() {
     let path = dir.path("model.safetensors");
     let mut source = model(1);
     // Values that a lossy format would change: -0.0, a subnormal, a NaN with a payload.
-    let kernel = &mut source.conv2d.params[0].value;
-    kernel[[0, 0]] = -0.0;
-    kernel[[1, 0]] = f32::from_bits(1);
-    kernel[[2, 1]] = f32::from_bits(0x7fc0_1234);
+    let mut params = source.conv2d.params_mut();
+    let kernel = &mut params[0].value;
+    kernel[[0, 0, 0, 0]] = -0.0;
+    kernel[[1, 2, 0, 1]] = f32::from_bits(1);
+    kernel[[2, 1, 0, 1]] = f32::from_bits(0x7fc0_1234);
     let mut target = model(2);
     assert_ne!(bits(&target), bits(&source));
 
@@ -227,8 +194,26 @@ fn file_names_tensors_by_layer_and_records_metadata() {
     let mut names = file.names();
     names.sort();
     assert_eq!(names, ["conv2d/bias", "conv2d/kernel", "dense/bias", "dense/kernel"]);
-    let kernel = file.tensor("conv2d/kernel").unwrap();
-    assert_eq!((kernel.dtype(), kernel.shape()), (Dtype::F32, &[9, 2][..]));
+    // Keras layouts: conv kernel [k_h, k_w, in_channels, filters], dense kernel [in, out].
+    let shapes: Vec<(Dtype, Vec<usize>)> = ["conv2d/kernel", "conv2d/bias", "dense/kernel"]
+        .iter()
+        .map(|name| file.tensor(name).unwrap())
+        .map(|t| (t.dtype(), t.shape().to_vec()))
+        .collect();
+    assert_eq!(
+        shapes,
+        [(Dtype::F32, vec![3, 3, 1, 2]), (Dtype::F32, vec![2]), (Dtype::F32, vec![8, 3])]
+    );
+    let saved: Vec<f32> = file
+        .tensor("conv2d/kernel")
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let reference = model(1);
+    let kernel: Vec<f32> = reference.conv2d.params()[0].value.iter().copied().collect();
+    assert_eq!(saved, kernel, "row-major values in the HWIO layout");
     let expected = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
@@ -241,18 +226,18 @@ fn file_names_tensors_by_layer_and_records_metadata() {
 fn other_architecture_names_tensor_and_both_shapes() {
     let dir = Scratch::new("architecture");
     let path = dir.path("wider.safetensors");
-    weights::save(&Net::new(3, 1), &path).unwrap();
+    weights::save(&Wider::new(1), &path).unwrap();
 
     let err = load_fails(&path);
 
     assert!(
         matches!(&err, Error::TensorShape { name, expected, got }
-            if name == "conv2d/kernel" && expected == &[9, 2] && got == &[9, 3]),
+            if name == "conv2d/kernel" && expected == &[3, 3, 1, 2] && got == &[3, 3, 1, 3]),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
-        "tensor `conv2d/kernel` has shape [9, 3] in the file but the model needs [9, 2]"
+        "tensor `conv2d/kernel` has shape [3, 3, 1, 3] in the file but the model needs [3, 3, 1, 2]"
     );
 }
 
@@ -405,12 +390,15 @@ fn save_replaces_an_older_file() {
 #[test]
 fn duplicate_layer_names_are_refused() {
     let dir = Scratch::new("duplicates");
-    let mut twins = model(1);
-    twins.dense.name = "conv2d";
-    twins.dense.params = Affine::new("conv2d", 9, 2, 4).params;
+    let path = dir.path("twins.safetensors");
+    let mut twins = Twins::new(1);
 
-    let err = weights::save(&twins, &dir.path("twins.safetensors")).unwrap_err();
+    let save_err = weights::save(&twins, &path).unwrap_err();
+    weights::save(&model(1), &path).unwrap();
+    let load_err = weights::load(&mut twins, &path).unwrap_err();
 
-    assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
-    assert!(err.to_string().contains("`conv2d/kernel`"), "{err}");
+    for err in [save_err, load_err] {
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
+        assert!(err.to_string().contains("`dense/kernel`"), "{err}");
+    }
 }
