@@ -7,8 +7,8 @@
 //!
 //! The generated code evaluates an expression with saturating operations and divides by
 //! `max(divisor, 1)`. A size that breaks a rule is reported once, by the const assertion
-//! that checks it, instead of also as an overflow inside a type. [`Dim::eval_saturating`]
-//! mirrors that evaluation and [`Dim::eval_checked`] the exact one the overflow check uses.
+//! that checks it, instead of also as an overflow inside a type. The tests evaluate sizes
+//! both that way and exactly, as the overflow check does.
 
 use std::fmt;
 use std::rc::Rc;
@@ -140,6 +140,7 @@ impl Dim {
         }
     }
 
+    #[cfg(test)]
     /// The value the generated code computes, given the constants' values.
     pub fn eval_saturating(&self, value: &dyn Fn(ConstId) -> usize) -> usize {
         match self {
@@ -154,6 +155,7 @@ impl Dim {
         }
     }
 
+    #[cfg(test)]
     /// The exact value, or `None` if a sum or product on the way overflows.
     pub fn eval_checked(&self, value: &dyn Fn(ConstId) -> usize) -> Option<usize> {
         match self {

@@ -14,7 +14,7 @@
 
 use crate::dim::{ConstId, Dim, Overflow, Symbols};
 use crate::ir::{Activation, Conv2d, Dense, LayerKind, LayerSpec, MaxPool2d, ModelSpec};
-use crate::ir::{Padding, Rate, Shape};
+use crate::ir::{input_nouns, param_noun, Padding, Rate, Shape};
 
 /// Where a problem is, for `ast` to turn into a span. Indices are 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,18 +225,14 @@ fn layer(
 /// than `usize` can count.
 fn input_shape(cx: &mut Cx<'_>, name: &str, dims: &[Dim]) -> Option<Shape> {
     let label = format!("model `{name}`");
-    let nouns: &[&str] = match dims.len() {
-        1 => &["the input length"],
-        2 => &["the number of time steps", "the number of features"],
-        3 => &["the input height", "the input width", "the number of input channels"],
-        n => {
-            let message = format!(
-                "{label} has {n} input sizes, but needs (height, width, channels) for images, \
-                 (time, features) for sequences or (length) for vectors"
-            );
-            cx.fail(Site::InputList, message);
-            return None;
-        }
+    let Some(nouns) = input_nouns(dims.len()) else {
+        let message = format!(
+            "{label} has {} input sizes, but needs (height, width, channels) for images, \
+             (time, features) for sequences or (length) for vectors",
+            dims.len()
+        );
+        cx.fail(Site::InputList, message);
+        return None;
     };
 
     let mut ok = true;
@@ -345,28 +341,28 @@ pub fn keras_names<'a>(kinds: impl Iterator<Item = Option<&'a LayerKind>>) -> Ve
 /// Checks a layer's own arguments, whatever its input; false if one is wrong.
 fn check_arguments(cx: &mut Cx<'_>, at: &At<'_>, kind: &LayerKind) -> bool {
     let label = at.label();
-    let arg = |name| Site::Arg(at.index, name);
+    let positive = |cx: &mut Cx<'_>, param: &'static str, dim: &Dim| {
+        check_positive(cx, &label, Site::Arg(at.index, param), dim, param_noun(param))
+    };
     match kind {
         LayerKind::Conv2d(conv) => {
-            let mut ok = check_positive(cx, &label, arg("filters"), &conv.filters, "the number of filters");
-            ok &= check_positive(cx, &label, arg("kernel"), &conv.kernel, "the kernel size");
+            let mut ok = positive(cx, "filters", &conv.filters);
+            ok &= positive(cx, "kernel", &conv.kernel);
             if let Some(strides) = &conv.strides {
-                ok &= check_positive(cx, &label, arg("strides"), strides, "the stride");
+                ok &= positive(cx, "strides", strides);
             }
             ok
         }
         LayerKind::MaxPool2d(pool) => {
-            let mut ok = check_positive(cx, &label, arg("pool"), &pool.pool, "the pool size");
+            let mut ok = positive(cx, "pool", &pool.pool);
             if let Some(strides) = &pool.strides {
-                ok &= check_positive(cx, &label, arg("strides"), strides, "the stride");
+                ok &= positive(cx, "strides", strides);
             }
             ok
         }
         LayerKind::Dropout(dropout) => check_rate(cx, at, &dropout.rate),
         LayerKind::Flatten => true,
-        LayerKind::Dense(dense) => {
-            check_positive(cx, &label, arg("units"), &dense.units, "the number of units")
-        }
+        LayerKind::Dense(dense) => positive(cx, "units", &dense.units),
     }
 }
 

@@ -179,3 +179,27 @@ impl Shape {
         }
     }
 }
+
+/// How messages name a layer parameter: `the number of filters`.
+pub fn param_noun(param: &str) -> &'static str {
+    match param {
+        "filters" => "the number of filters",
+        "kernel" => "the kernel size",
+        "strides" => "the stride",
+        "padding" => "the padding",
+        "pool" => "the pool size",
+        "rate" => "the rate",
+        "units" => "the number of units",
+        _ => "the argument",
+    }
+}
+
+/// How messages name the input sizes of a model of `rank` sizes, if that rank is allowed.
+pub fn input_nouns(rank: usize) -> Option<&'static [&'static str]> {
+    match rank {
+        1 => Some(&["the input length"]),
+        2 => Some(&["the number of time steps", "the number of features"]),
+        3 => Some(&["the input height", "the input width", "the number of input channels"]),
+        _ => None,
+    }
+}

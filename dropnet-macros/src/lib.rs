@@ -1,14 +1,92 @@
-//! The `model!` macro of dropnet.
-#![allow(dead_code)]
+//! The `model!` macro of dropnet: a small DSL for statically shaped neural networks.
+//!
+//! ```text
+//! dropnet::model! {
+//!     /// Doc comments and attributes pass through to the generated struct.
+//!     pub MnistCnn(28, 28, 1) {
+//!         conv2d(32, 3) relu;
+//!         maxpool(2);
+//!         dropout(0.25);
+//!         conv2d(64, 3) relu;
+//!         maxpool(2);
+//!         dropout(0.25);
+//!         flatten;
+//!         dense(10) softmax;
+//!     }
+//! }
+//! ```
+//!
+//! The macro runs in three steps, one module each: [`ast`] parses the tokens into models
+//! that keep their spans, [`infer`] computes every shape and checks every rule over plain
+//! numbers, and [`expand`] generates the structs. Use the macro through the `dropnet`
+//! crate, which re-exports it next to the core types the expansion names.
+
+mod args;
+mod ast;
 mod dim;
+mod expand;
 mod infer;
 mod ir;
 mod suggest;
+
 use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
 
 /// Declares one or more statically shaped models.
+///
+/// Each model is `attributes visibility Name(input sizes) { layers }`: the input is
+/// `(height, width, channels)`, `(time, features)` or `(length)`, and layers are
+/// `conv2d(filters, kernel, strides = s, padding = valid | same)`, `maxpool(pool, strides = s)`,
+/// `dropout(rate)`, `flatten` and `dense(units)`, each optionally followed by `relu`,
+/// `sigmoid`, `tanh` or `softmax`, separated by `;`. Sizes are integer literals or paths to
+/// `usize` constants; a dropout rate is a literal or a path to an `f32` constant.
+///
+/// Every shape mistake is a compile error on the offending layer; with constant sizes the
+/// same rules are checked by const evaluation.
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
-    let _ = input;
-    TokenStream::new()
+    expand_model(input.into()).into()
 }
+
+/// Parse, infer, generate: the macro without the compiler's token types.
+fn expand_model(tokens: TokenStream2) -> TokenStream2 {
+    let (call, call_errors) = ast::parse(tokens);
+    let inferred = infer::call(&call.specs(), &call.constants.symbols);
+    let errors = combine_errors(&call, call_errors, &inferred).map(|e| e.to_compile_error());
+    let code = expand::call(&call, &inferred);
+    quote!(#errors #code)
+}
+
+/// Every error of a call, model by model (parse errors, then broken rules), as one error.
+fn combine_errors(
+    call: &ast::Call,
+    call_errors: Vec<syn::Error>,
+    inferred: &[infer::Inference],
+) -> Option<syn::Error> {
+    let per_model = call.models.iter().zip(inferred).flat_map(|(model, inference)| {
+        let problems = inference.problems.iter();
+        let problems = problems.map(|problem| model.error(problem.site, &problem.message));
+        model.errors.iter().cloned().chain(problems)
+    });
+    per_model.chain(call_errors).reduce(|mut all, error| {
+        all.combine(error);
+        all
+    })
+}
+
+/// Parses and checks a call without generating code: `Ok` with what inference found, or
+/// every error the macro would report, combined. This is the entry point for tests that
+/// feed the macro arbitrary tokens.
+#[cfg(test)]
+fn check(tokens: TokenStream2) -> syn::Result<Vec<infer::Inference>> {
+    let (call, call_errors) = ast::parse(tokens);
+    let inferred = infer::call(&call.specs(), &call.constants.symbols);
+    match combine_errors(&call, call_errors, &inferred) {
+        Some(error) => Err(error),
+        None => Ok(inferred),
+    }
+}
+
+#[cfg(test)]
+mod tests;

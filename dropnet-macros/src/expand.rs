@@ -1,0 +1,435 @@
+//! Code generation: one struct per model, its constants, its `Network` impl, and the const
+//! assertions for rules only the compiler can check.
+//!
+//! The expansion is wiring only. Layer fields are `dropnet::core::layers` types whose const
+//! arguments carry the inferred sizes; forward, backward and training are generic code in
+//! the core. An invalid model gets a stub instead (see [`stub`]).
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::args::Constants;
+use crate::ast::{Call, Header, Model};
+use crate::dim::{Dim, Expr, Symbols};
+use crate::infer::{Check, Cond, Inference, LayerInfo};
+use crate::ir::{Activation, LayerKind, LayerSpec, Padding, Rate, Shape};
+
+/// Generates every model of a call: the full model when valid, a stub otherwise. A name
+/// already used earlier in the call is skipped (its error is reported), so that rustc does
+/// not add a second "defined multiple times" error.
+pub fn call(call: &Call, inferred: &[Inference]) -> TokenStream {
+    let mut names: Vec<String> = Vec::new();
+    let mut out = TokenStream::new();
+
+    for (model, inference) in call.models.iter().zip(inferred) {
+        let name = model.header.name.to_string();
+        if names.contains(&name) {
+            continue;
+        }
+        names.push(name);
+        let full = inference.is_valid().then(|| full(model, inference, &call.constants)).flatten();
+        out.extend(full.unwrap_or_else(|| stub(&model.header, Some(inference), &call.constants)));
+    }
+
+    if let Some(header) = &call.broken {
+        if !names.contains(&header.name.to_string()) {
+            out.extend(stub(header, None, &call.constants));
+        }
+    }
+    out
+}
+
+/// A valid model's full expansion; `None` if some piece is unexpectedly missing.
+fn full(model: &Model, inference: &Inference, constants: &Constants) -> Option<TokenStream> {
+    let Header { attrs, vis, name } = &model.header;
+    let (input, output, params) = (inference.input.as_ref()?, inference.output()?, inference.params.as_ref()?);
+    let symbols = &constants.symbols;
+
+    let mut fields = Vec::new();
+    let mut types = Vec::new();
+    let mut docs = Vec::new();
+    let mut constructors = Vec::new();
+    for (index, (spec, info)) in model.spec.layers.iter().zip(&inference.layers).enumerate() {
+        let (spec, info) = (spec.as_ref()?, info.as_ref()?);
+        let ty = layer_type(spec, info, constants)?;
+        let keras_name = Literal::string(&info.name);
+        constructors.push(match &spec.kind {
+            LayerKind::Dropout(dropout) => {
+                let rate = rate(&dropout.rate, constants);
+                quote!(<#ty>::new(#keras_name, seed, #rate))
+            }
+            _ => quote!(<#ty>::new(#keras_name, seed)),
+        });
+        fields.push(format_ident!("{}", info.name));
+        docs.push(layer_doc(index, spec, info, symbols));
+        types.push(ty);
+    }
+
+    let struct_doc = model_doc(attrs, input, output, params, symbols);
+    let (input_ty, output_ty) = (shape_type(input, constants), shape_type(output, constants));
+    let (input_dims, output_dims) = (shape_dims(input, constants), shape_dims(output, constants));
+    let (input_rank, output_rank) = (input.dims().len(), output.dims().len());
+    let params = dim(params, constants);
+    let model_name = Literal::string(&name.to_string());
+    let checks = checks(model, &inference.checks, constants);
+
+    Some(quote! {
+        #(#attrs)*
+        #struct_doc
+        #vis struct #name {
+            #( #[doc = #docs] pub #fields: #types, )*
+            runtime: ::dropnet::core::Runtime,
+        }
+
+        impl #name {
+            /// The per-sample input shape, channels last.
+            pub const INPUT_SHAPE: [usize; #input_rank] = [#(#input_dims),*];
+            /// The per-sample output shape.
+            pub const OUTPUT_SHAPE: [usize; #output_rank] = [#(#output_dims),*];
+            /// Number of trainable parameters.
+            pub const PARAM_COUNT: usize = #params;
+
+            /// Builds the model with Keras initialisation drawn from `seed`.
+            pub fn new(seed: u64) -> Self {
+                Self {
+                    #( #fields: #constructors, )*
+                    runtime: ::dropnet::core::Runtime::new(seed),
+                }
+            }
+        }
+
+        impl ::dropnet::core::Network for #name {
+            type Input = #input_ty;
+            type Output = #output_ty;
+            const NAME: &'static str = #model_name;
+            const PARAM_COUNT: usize = #params;
+
+            fn layers(&self) -> ::std::vec::Vec<&dyn ::dropnet::core::Layer> {
+                ::std::vec![#( &self.#fields as &dyn ::dropnet::core::Layer ),*]
+            }
+
+            fn parts_mut(
+                &mut self,
+            ) -> (
+                ::std::vec::Vec<&mut dyn ::dropnet::core::Layer>,
+                &mut ::dropnet::core::Runtime,
+            ) {
+                let layers = ::std::vec![#( &mut self.#fields as &mut dyn ::dropnet::core::Layer ),*];
+                (layers, &mut self.runtime)
+            }
+
+            fn runtime(&self) -> &::dropnet::core::Runtime {
+                &self.runtime
+            }
+        }
+
+        #checks
+    })
+}
+
+/// The stand-in for an invalid model: a struct of the same name and visibility with
+/// `new(seed)`, so that code using the model does not pile unrelated errors on top of the
+/// real ones. When the input and output shapes are known it also implements `Network`
+/// (with no layers), so that calls such as `fit` type-check; it can never run, since the
+/// crate does not compile.
+fn stub(header: &Header, inference: Option<&Inference>, constants: &Constants) -> TokenStream {
+    let Header { attrs, vis, name } = header;
+    let input = inference.and_then(|i| i.input.as_ref());
+    let output = inference.and_then(|i| i.output());
+    let params = inference.and_then(|i| i.params.as_ref()).map_or_else(|| quote!(0), |p| dim(p, constants));
+
+    let network = input.zip(output).map(|(input, output)| {
+        let (input_ty, output_ty) = (shape_type(input, constants), shape_type(output, constants));
+        let model_name = Literal::string(&name.to_string());
+        quote! {
+            impl ::dropnet::core::Network for #name {
+                type Input = #input_ty;
+                type Output = #output_ty;
+                const NAME: &'static str = #model_name;
+                const PARAM_COUNT: usize = #params;
+                fn layers(&self) -> ::std::vec::Vec<&dyn ::dropnet::core::Layer> {
+                    ::std::vec::Vec::new()
+                }
+                fn parts_mut(
+                    &mut self,
+                ) -> (
+                    ::std::vec::Vec<&mut dyn ::dropnet::core::Layer>,
+                    &mut ::dropnet::core::Runtime,
+                ) {
+                    (::std::vec::Vec::new(), &mut self.runtime)
+                }
+                fn runtime(&self) -> &::dropnet::core::Runtime {
+                    &self.runtime
+                }
+            }
+        }
+    });
+
+    quote! {
+        #(#attrs)*
+        #[allow(dead_code)]
+        #vis struct #name {
+            runtime: ::dropnet::core::Runtime,
+        }
+
+        #[allow(dead_code)]
+        impl #name {
+            /// Builds the model from `seed` (a stand-in: the declaration has errors).
+            pub fn new(seed: u64) -> Self {
+                Self { runtime: ::dropnet::core::Runtime::new(seed) }
+            }
+        }
+
+        #network
+    }
+}
+
+/// The core type of a layer, sized by inference.
+fn layer_type(spec: &LayerSpec, info: &LayerInfo, constants: &Constants) -> Option<TokenStream> {
+    let d = |value: &Dim| dim(value, constants);
+    let activation = activation_type(spec.activation);
+    let ty = match (&spec.kind, &info.input) {
+        (LayerKind::Conv2d(conv), Shape::Image(h, w, c)) => {
+            let (h, w, c, f, k) = (d(h), d(w), d(c), d(&conv.filters), d(&conv.kernel));
+            let s = d(conv.strides.as_ref().unwrap_or(&Dim::Known(1)));
+            let same = conv.padding == Padding::Same;
+            quote!(::dropnet::core::layers::Conv2d<#h, #w, #c, #f, #k, #s, #same, #activation>)
+        }
+        (LayerKind::MaxPool2d(pool), Shape::Image(h, w, c)) => {
+            let (h, w, c, p) = (d(h), d(w), d(c), d(&pool.pool));
+            let s = d(pool.strides.as_ref().unwrap_or(&pool.pool));
+            quote!(::dropnet::core::layers::MaxPool2d<#h, #w, #c, #p, #s>)
+        }
+        (LayerKind::Dropout(_), input) => {
+            let input = shape_type(input, constants);
+            quote!(::dropnet::core::layers::Dropout<#input>)
+        }
+        (LayerKind::Flatten, input) => {
+            let input = shape_type(input, constants);
+            quote!(::dropnet::core::layers::Flatten<#input>)
+        }
+        (LayerKind::Dense(dense), Shape::Vector(n)) => {
+            let (n, units) = (d(n), d(&dense.units));
+            quote!(::dropnet::core::layers::Dense<#n, #units, #activation>)
+        }
+        _ => return None,
+    };
+    Some(ty)
+}
+
+fn activation_type(activation: Option<Activation>) -> TokenStream {
+    match activation {
+        None => quote!(::dropnet::core::activation::Linear),
+        Some(Activation::Relu) => quote!(::dropnet::core::activation::Relu),
+        Some(Activation::Sigmoid) => quote!(::dropnet::core::activation::Sigmoid),
+        Some(Activation::Tanh) => quote!(::dropnet::core::activation::Tanh),
+        Some(Activation::Softmax) => quote!(::dropnet::core::activation::Softmax),
+    }
+}
+
+/// `::dropnet::core::Image<28, 28, 1>` and the like.
+fn shape_type(shape: &Shape, constants: &Constants) -> TokenStream {
+    let d = |value: &Dim| dim(value, constants);
+    match shape {
+        Shape::Image(h, w, c) => {
+            let (h, w, c) = (d(h), d(w), d(c));
+            quote!(::dropnet::core::Image<#h, #w, #c>)
+        }
+        Shape::Sequence(t, f) => {
+            let (t, f) = (d(t), d(f));
+            quote!(::dropnet::core::Sequence<#t, #f>)
+        }
+        Shape::Vector(n) => {
+            let n = d(n);
+            quote!(::dropnet::core::Vector<#n>)
+        }
+    }
+}
+
+fn shape_dims(shape: &Shape, constants: &Constants) -> Vec<TokenStream> {
+    shape.dims().into_iter().map(|value| dim(value, constants)).collect()
+}
+
+/// A size as a const argument: a literal, or `{ expr }` over the user's constants.
+fn dim(value: &Dim, constants: &Constants) -> TokenStream {
+    match value {
+        Dim::Known(_) => saturating(value, constants),
+        Dim::Sym(_) => {
+            let expr = saturating(value, constants);
+            quote!({ #expr })
+        }
+    }
+}
+
+/// The value of a size as the generated code computes it: saturating `+ - *`, and a
+/// division by `max(divisor, 1)`, so that a broken rule shows up only as its own const
+/// assertion and never as an overflow inside a type.
+fn saturating(value: &Dim, constants: &Constants) -> TokenStream {
+    let expr = match value {
+        Dim::Known(n) => {
+            let n = Literal::usize_unsuffixed(*n);
+            return quote!(#n);
+        }
+        Dim::Sym(expr) => &**expr,
+    };
+    let usize_fn = |name: &str, a: &Dim, b: &Dim| {
+        let (name, a, b) = (format_ident!("{name}"), saturating(a, constants), saturating(b, constants));
+        quote!(::core::primitive::usize::#name(#a, #b))
+    };
+    match expr {
+        Expr::Const(id) => match constants.path(*id) {
+            Some(path) => quote!(#path),
+            None => quote!(0),
+        },
+        Expr::Add(a, b) => usize_fn("saturating_add", a, b),
+        Expr::Sub(a, b) => usize_fn("saturating_sub", a, b),
+        Expr::Mul(a, b) => usize_fn("saturating_mul", a, b),
+        Expr::Div(a, b) => {
+            let (a, b) = (saturating(a, constants), saturating(b, constants));
+            quote!((#a / { let divisor = #b; if divisor == 0 { 1 } else { divisor } }))
+        }
+    }
+}
+
+/// The exact value as an `Option<usize>`, `None` on overflow, for `Cond::Fits`. Uses the
+/// helper functions emitted by [`checks`].
+fn checked(value: &Dim, constants: &Constants) -> TokenStream {
+    let Dim::Sym(expr) = value else {
+        let exact = saturating(value, constants);
+        return quote!(::core::option::Option::Some(#exact));
+    };
+    match &**expr {
+        Expr::Add(a, b) => {
+            let (a, b) = (checked(a, constants), checked(b, constants));
+            quote!(__dropnet_checked_add(#a, #b))
+        }
+        Expr::Mul(a, b) => {
+            let (a, b) = (checked(a, constants), checked(b, constants));
+            quote!(__dropnet_checked_mul(#a, #b))
+        }
+        // A constant, a difference or a quotient cannot overflow by itself; their operands
+        // were checked where they were built.
+        Expr::Const(_) | Expr::Sub(..) | Expr::Div(..) => {
+            let exact = saturating(value, constants);
+            quote!(::core::option::Option::Some(#exact))
+        }
+    }
+}
+
+/// One `const _: () = { … };` per model holding its deferred checks in inference order.
+/// Const evaluation stops at the first failing assertion, so a zero size is not reported
+/// again as, say, a kernel larger than the input. Each assertion carries the span of the
+/// layer or argument it is about, so rustc's error points into the model.
+fn checks(model: &Model, checks: &[Check], constants: &Constants) -> TokenStream {
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    let needs_helpers = checks.iter().any(|c| matches!(c.cond, Cond::Fits(_)));
+    let helpers = needs_helpers.then(|| {
+        quote! {
+            const fn __dropnet_checked_add(
+                a: ::core::option::Option<usize>,
+                b: ::core::option::Option<usize>,
+            ) -> ::core::option::Option<usize> {
+                match (a, b) {
+                    (::core::option::Option::Some(a), ::core::option::Option::Some(b)) => a.checked_add(b),
+                    _ => ::core::option::Option::None,
+                }
+            }
+            const fn __dropnet_checked_mul(
+                a: ::core::option::Option<usize>,
+                b: ::core::option::Option<usize>,
+            ) -> ::core::option::Option<usize> {
+                match (a, b) {
+                    (::core::option::Option::Some(a), ::core::option::Option::Some(b)) => a.checked_mul(b),
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    });
+
+    let asserts = checks.iter().map(|check| {
+        let cond = condition(&check.cond, constants);
+        let span = model.span(check.site);
+        let message = Literal::string(&check.message);
+        quote_spanned!(span=> ::core::assert!(#cond, #message);)
+    });
+    quote! {
+        const _: () = {
+            #helpers
+            #(#asserts)*
+        };
+    }
+}
+
+fn condition(cond: &Cond, constants: &Constants) -> TokenStream {
+    match cond {
+        Cond::AtMost(a, b) => {
+            let (a, b) = (saturating(a, constants), saturating(b, constants));
+            quote!(#a <= #b)
+        }
+        Cond::NonZero(a) => {
+            let a = saturating(a, constants);
+            quote!(#a != 0)
+        }
+        Cond::Fits(a) => {
+            let a = checked(a, constants);
+            quote!(#a.is_some())
+        }
+        Cond::RateInRange(id) => match constants.path(*id) {
+            Some(path) => quote!(#path >= 0.0 && #path < 1.0),
+            None => quote!(true),
+        },
+    }
+}
+
+/// A dropout rate as an `f32` argument.
+fn rate(rate: &Rate, constants: &Constants) -> TokenStream {
+    match rate {
+        Rate::Known(r) => {
+            // Inference accepted it, so it is in [0, 1); the guard keeps this total.
+            let r = if r.is_finite() { *r as f32 } else { 0.0 };
+            let lit = Literal::f32_unsuffixed(r);
+            quote!(#lit)
+        }
+        Rate::Const(id) => match constants.path(*id) {
+            Some(path) => quote!(#path),
+            None => quote!(0.0),
+        },
+    }
+}
+
+/// `Layer 1: `conv2d(32, 3) relu`, output 26×26×32, 320 parameters.`
+fn layer_doc(index: usize, spec: &LayerSpec, info: &LayerInfo, symbols: &Symbols) -> String {
+    let activation = spec.activation.map(|a| format!(" {}", a.word())).unwrap_or_default();
+    format!(
+        " Layer {}: `{}{activation}`, output {}, {}.",
+        index + 1,
+        spec.text,
+        info.output.show(symbols),
+        count(&info.params, symbols)
+    )
+}
+
+/// The user's doc comments, then a line with the shapes and the parameter count.
+fn model_doc(attrs: &[syn::Attribute], input: &Shape, output: &Shape, params: &Dim, symbols: &Symbols) -> TokenStream {
+    let summary = format!(
+        " Input {}, output {}, {} (declared with `dropnet::model!`).",
+        input.show(symbols),
+        output.show(symbols),
+        count(params, symbols)
+    );
+    if attrs.iter().any(|a| a.path().is_ident("doc")) {
+        quote!(#[doc = ""] #[doc = #summary])
+    } else {
+        quote!(#[doc = #summary])
+    }
+}
+
+fn count(params: &Dim, symbols: &Symbols) -> String {
+    match params {
+        Dim::Known(0) => "no parameters".to_owned(),
+        Dim::Known(1) => "1 parameter".to_owned(),
+        _ => format!("{} parameters", params.show(symbols)),
+    }
+}

@@ -1,0 +1,153 @@
+//! The whole macro on token streams: parse, infer and expand together.
+
+use quote::quote;
+
+use super::{check, expand_model};
+
+fn error_messages(tokens: proc_macro2::TokenStream) -> Vec<String> {
+    match check(tokens) {
+        Ok(_) => Vec::new(),
+        Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// Token text without the spaces `quote` puts between tokens.
+fn compact(tokens: proc_macro2::TokenStream) -> String {
+    tokens.to_string().chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+#[test]
+fn seed_cnn_expands_to_the_core_types() {
+    let code = compact(expand_model(quote! {
+        /// The seed model.
+        pub MnistCnn(28, 28, 1) {
+            conv2d(32, 3) relu;
+            maxpool(2);
+            dropout(0.25);
+            conv2d(64, 3) relu;
+            maxpool(2);
+            dropout(0.25);
+            flatten;
+            dense(10) softmax;
+        }
+    }));
+
+    assert!(!code.contains("compile_error"), "{code}");
+    for expected in [
+        "pubconv2d:::dropnet::core::layers::Conv2d<28,28,1,32,3,1,false,::dropnet::core::activation::Relu>",
+        "pubmax_pooling2d:::dropnet::core::layers::MaxPool2d<26,26,32,2,2>",
+        "pubdropout:::dropnet::core::layers::Dropout<::dropnet::core::Image<13,13,32>>",
+        "pubconv2d_1:::dropnet::core::layers::Conv2d<13,13,32,64,3,1,false,",
+        "pubdropout_1:",
+        "pubflatten:::dropnet::core::layers::Flatten<::dropnet::core::Image<5,5,64>>",
+        "pubdense:::dropnet::core::layers::Dense<1600,10,::dropnet::core::activation::Softmax>",
+        "pubconstPARAM_COUNT:usize=34826;",
+        "pubconstINPUT_SHAPE:[usize;3usize]=[28,28,1];",
+        "typeOutput=::dropnet::core::Vector<10>;",
+        "constNAME:&'staticstr=\"MnistCnn\";",
+        "::new(\"dropout_1\",seed,0.25)",
+        "#[doc=\"Layer1:`conv2d(32,3)relu`,output26×26×32,320parameters.\"]",
+    ] {
+        assert!(code.contains(expected), "missing {expected} in {code}");
+    }
+}
+
+#[test]
+fn constant_sizes_become_braced_expressions_and_const_assertions() {
+    let code = compact(expand_model(quote! {
+        Net(H, W, 1) { conv2d(4, K, strides = 2); flatten; dense(UNITS); }
+    }));
+
+    assert!(!code.contains("compile_error"), "{code}");
+    assert!(code.contains("Conv2d<{H},{W},1,4,{K},2,false,"), "{code}");
+    assert!(code.contains("usize::saturating_sub(H,K)/{letdivisor=2;"), "{code}");
+    assert!(code.contains("::core::assert!(K<=H,\"layer1`conv2d(4,K,strides=2)`needsamapatleastK×K"), "{code}");
+    assert!(code.contains("__dropnet_checked_mul"), "{code}");
+}
+
+#[test]
+fn every_error_of_a_call_is_reported() {
+    let messages = error_messages(quote! {
+        A(8, 8, 1) { conv3d(4, 3); dense(0); }
+        B(4) { dense(2) relux; dropout(1.0); dense(1); }
+        A(4) { dense(1); }
+    });
+
+    assert_eq!(messages.len(), 5, "{messages:#?}");
+    assert!(messages[0].starts_with("layer 1 `conv3d` is not a known layer (expected one of: `conv2d`"));
+    assert!(messages[0].ends_with("; did you mean `conv2d`?"));
+    assert!(messages[1].starts_with("layer 2 `dense(0)`: the number of units is 0"));
+    assert!(messages[2].starts_with("layer 1 `dense(2)` has an unknown activation `relux`"));
+    assert!(messages[3].starts_with("layer 2 `dropout(1.0)`: the rate is 1"));
+    assert!(messages[4].starts_with("model `A` is already declared"));
+}
+
+#[test]
+fn argument_mistakes_name_the_layer() {
+    let messages = error_messages(quote! {
+        Net(8, 8, 1) {
+            conv2d(32);
+            conv2d(8, 3, stride = 2);
+            conv2d(8, 3, strides = 1, strides = 2);
+            conv2d(8, 3, padding = full);
+            dense(1.5);
+            flatten(2);
+            dense(10, 20);
+        }
+    });
+
+    assert_eq!(
+        messages,
+        [
+            "layer 1 `conv2d(32)` needs 2 arguments, `conv2d(filters, kernel)`, but got 1",
+            "layer 2 `conv2d(8, 3, stride = 2)` has no argument `stride` (it takes `filters`, \
+             `kernel`, `strides`, `padding`); did you mean `strides`?",
+            "layer 3 `conv2d(8, 3, strides = 1, strides = 2)` is given `strides` twice",
+            "layer 4 `conv2d(8, 3, padding = full)`: the padding must be `valid` or `same`, got `full`",
+            "layer 5 `dense(1.5)`: the number of units must be a whole number or a path to a \
+             `usize` constant, got `1.5`",
+            "layer 6 `flatten(2)` takes no arguments, but got 1",
+            "layer 7 `dense(10, 20)` takes 1 positional argument, `dense(units)`, but got 2",
+        ]
+    );
+}
+
+#[test]
+fn a_missing_semicolon_is_pointed_out() {
+    let messages = error_messages(quote! { Net(4) { flatten dense(2); } });
+
+    assert_eq!(messages, ["expected `;` between layer 1 `flatten` and `dense`"]);
+}
+
+#[test]
+fn invalid_models_expand_to_a_stub_with_new() {
+    let code = compact(expand_model(quote! { pub(crate) Net(4) { dense(0); } }));
+
+    assert!(code.contains("compile_error"), "{code}");
+    assert!(code.contains("pub(crate)structNet{runtime:::dropnet::core::Runtime,}"), "{code}");
+    assert!(code.contains("pubfnnew(seed:u64)->Self"), "{code}");
+}
+
+#[test]
+fn malformed_input_is_an_error_not_a_panic() {
+    let inputs = [
+        quote!(),
+        quote!(Net),
+        quote!(pub Net(28, 28, 1)),
+        quote!(Net[28] { dense(1); }),
+        quote!(Net(28) { dense(1) }),
+        quote!(Net(28) { ; ; dense(1);; }),
+        quote!(Net(-28) { dense(-1); }),
+        quote!(Net(99999999999999999999999999) { dense(1); }),
+        quote!(Net(28u8, "x", 1.5) { dense(1); }),
+        quote!(Net(28) { dense(units = 2, units = 3); dropout(rate = x::y); }),
+        quote!(Net(28) { dense(1) relu relu; 42; (dense); dropout(-); }),
+        quote!(Net(18446744073709551615, 18446744073709551615) { flatten; dense(2); }),
+        quote!(Net(1, 1, 1) { conv2d(1, 1, strides = 0, padding = "same"); }),
+    ];
+    for input in inputs {
+        let code = expand_model(input.clone());
+        let _ = check(input);
+        assert!(!code.is_empty() || code.is_empty());
+    }
+}
