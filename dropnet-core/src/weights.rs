@@ -11,8 +11,8 @@
 //! as long as its tensors match.
 //!
 //! [`save`] replaces the target atomically, and [`load`] changes no weight unless the whole
-//! file fits the model. Neither keeps optimiser state: a loaded model continues training
-//! with fresh optimiser moments.
+//! file fits the model. Files hold the trainable variables only, not optimiser state:
+//! [`load`] leaves whatever the model's optimiser has accumulated as it was.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
