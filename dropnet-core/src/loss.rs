@@ -5,9 +5,12 @@
 //!
 //! | loss | targets | per sample |
 //! | --- | --- | --- |
-//! | [`SparseCategoricalCrossentropy`] | [`Labels`](crate::Labels) | `−ln p_y` |
-//! | [`CategoricalCrossentropy`] | [`Samples`](crate::Samples) of the output shape | `−Σ_j t_j ln p_j` |
-//! | [`MeanSquaredError`] | [`Samples`](crate::Samples) of the output shape | `mean_j (p_j − t_j)²` |
+//! | [`SparseCategoricalCrossentropy`] | [`Labels`] | `−ln p_y` |
+//! | [`CategoricalCrossentropy`] | [`Samples`] of the output shape | `−Σ_j t_j ln p_j` |
+//! | [`MeanSquaredError`] | [`Samples`] of the output shape | `mean_j (p_j − t_j)²` |
+//!
+//! [`Labels`]: crate::Labels
+//! [`Samples`]: crate::Samples
 //!
 //! On probabilities, cross-entropy clips them to `[1e-7, 1 − 1e-7]` like Keras, so a zero
 //! probability costs about 16.1 instead of infinity. When the model ends in a softmax, the

@@ -3,7 +3,7 @@
 use ndarray::Array2;
 
 use super::chain::{Chain, Rows, Set};
-use super::testing::{clusters, Net};
+use super::testing::{bars, clusters, MnistCnn, Net, TinyCnn};
 use super::Model;
 use crate::activation::{Activation, Linear, Sigmoid, Softmax};
 use crate::callback::{BatchEnd, Callback, EpochEnd, FitContext, TrainBegin, Verbosity};
@@ -567,4 +567,105 @@ _______________________________________________________________
     assert_eq!(<Net as Network>::PARAM_COUNT, 51);
     assert_eq!(<Net as Network>::Output::LEN, 3);
     let _: &dyn Layer = &net.dense;
+}
+
+#[test]
+fn summary_of_the_seed_cnn() {
+    let model = MnistCnn::new(42);
+
+    let text = model.summary();
+
+    let expected = "\
+Model: \"MnistCnn\"
+_________________________________________________________________
+ Layer (type)                    Output Shape             Param #
+=================================================================
+ conv2d (Conv2D)                 (None, 26, 26, 32)           320
+ max_pooling2d (MaxPooling2D)    (None, 13, 13, 32)             0
+ dropout (Dropout)               (None, 13, 13, 32)             0
+ conv2d_1 (Conv2D)               (None, 11, 11, 64)        18,496
+ max_pooling2d_1 (MaxPooling2D)  (None, 5, 5, 64)               0
+ dropout_1 (Dropout)             (None, 5, 5, 64)               0
+ flatten (Flatten)               (None, 1600)                   0
+ dense (Dense)                   (None, 10)                16,010
+=================================================================
+ Total params: 34,826
+ Trainable params: 34,826
+ Non-trainable params: 0
+_________________________________________________________________
+";
+    assert_eq!(text, expected, "\n{text}");
+}
+
+#[test]
+fn tiny_cnn_with_dropout_learns_bars() {
+    let (x, y) = bars(64, 1);
+    let (xv, yv) = bars(32, 2);
+    let mut model = TinyCnn::new(3, Some(0.25));
+    model.compile(Adam::new(0.01), SparseCategoricalCrossentropy);
+
+    let history = model
+        .fit(&x, &y)
+        .epochs(8)
+        .batch_size(8)
+        .validation_data(&xv, &yv)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+
+    let val_accuracy = history.get("val_accuracy").unwrap();
+    assert!(val_accuracy[7] >= 0.9, "{history:?}");
+    // Inference is deterministic even with dropout in the model.
+    let (first, second) = (model.predict(&xv).unwrap(), model.predict(&xv).unwrap());
+    assert_eq!(first.matrix(), second.matrix());
+}
+
+#[test]
+fn zero_dropout_changes_nothing() {
+    let (x, y) = bars(24, 1);
+    let run = |rate: Option<f32>| {
+        let mut model = TinyCnn::new(5, rate);
+        let initial = model.weights();
+        model.compile(Adam::default(), SparseCategoricalCrossentropy);
+        let history = model
+            .fit(&x, &y)
+            .epochs(2)
+            .batch_size(5)
+            .verbose(Verbosity::Silent)
+            .run()
+            .unwrap();
+        (initial, history, model.weights())
+    };
+
+    let (initial_a, history_a, weights_a) = run(None);
+    let (initial_b, history_b, weights_b) = run(Some(0.0));
+
+    assert_eq!(initial_a, initial_b);
+    assert_eq!(history_a, history_b);
+    assert_eq!(weights_a, weights_b);
+}
+
+#[test]
+fn weights_round_trip_through_a_file() {
+    let (x, y) = clusters(30, 1);
+    let mut trained = compiled(1);
+    trained
+        .fit(&x, &y)
+        .epochs(2)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+    let path =
+        std::env::temp_dir().join(format!("dropnet-model-{}.safetensors", std::process::id()));
+
+    trained.save_weights(&path).unwrap();
+    let mut fresh: Net = Net::new(99);
+    fresh.load_weights(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+
+    assert_eq!(fresh.weights(), trained.weights());
+    assert_eq!(
+        fresh.predict(&x).unwrap().matrix(),
+        trained.predict(&x).unwrap().matrix()
+    );
 }
