@@ -16,8 +16,8 @@ use crate::suggest;
 pub enum Value {
     /// `3`, `0.25`, `-0.5`, `"same"`
     Literal {
-        /// Whether a `-` precedes it.
-        negative: bool,
+        /// The `-` before it, kept for its span.
+        minus: Option<Token![-]>,
         /// The literal.
         lit: Lit,
     },
@@ -28,11 +28,17 @@ pub enum Value {
 impl Parse for Value {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.peek(Token![-]) && input.peek2(Lit) {
-            input.parse::<Token![-]>()?;
-            return Ok(Value::Literal { negative: true, lit: input.parse()? });
+            let minus = Some(input.parse::<Token![-]>()?);
+            return Ok(Value::Literal {
+                minus,
+                lit: input.parse()?,
+            });
         }
         if input.peek(Lit) {
-            return Ok(Value::Literal { negative: false, lit: input.parse()? });
+            return Ok(Value::Literal {
+                minus: None,
+                lit: input.parse()?,
+            });
         }
         if input.peek(Ident::peek_any) || input.peek(Token![::]) {
             return Ok(Value::Path(input.call(Path::parse_mod_style)?));
@@ -44,8 +50,10 @@ impl Parse for Value {
 impl ToTokens for Value {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         match self {
-            Value::Literal { negative: true, lit } => tokens.extend(quote!(- #lit)),
-            Value::Literal { negative: false, lit } => lit.to_tokens(tokens),
+            Value::Literal { minus, lit } => {
+                minus.to_tokens(tokens);
+                lit.to_tokens(tokens);
+            }
             Value::Path(path) => path.to_tokens(tokens),
         }
     }
@@ -55,8 +63,8 @@ impl Value {
     /// The value as the user wrote it, without token spacing: `-0.5`, `config::K`.
     pub fn text(&self) -> String {
         match self {
-            Value::Literal { negative, lit } => {
-                let sign = if *negative { "-" } else { "" };
+            Value::Literal { minus, lit } => {
+                let sign = if minus.is_some() { "-" } else { "" };
                 format!("{sign}{}", lit.to_token_stream())
             }
             Value::Path(path) => path_text(path),
@@ -67,7 +75,11 @@ impl Value {
 /// `a::b::C` as written, with a leading `::` if there is one.
 pub fn path_text(path: &Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-    let lead = if path.leading_colon.is_some() { "::" } else { "" };
+    let lead = if path.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
     format!("{lead}{}", segments.join("::"))
 }
 
@@ -103,14 +115,18 @@ impl Arg {
 pub fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
     let mut args = Vec::new();
     while !input.is_empty() {
-        let name = if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
-            let name = input.call(Ident::parse_any)?;
-            input.parse::<Token![=]>()?;
-            Some(name)
-        } else {
-            None
-        };
-        args.push(Arg { name, value: input.parse()? });
+        let name =
+            if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+                let name = input.call(Ident::parse_any)?;
+                input.parse::<Token![=]>()?;
+                Some(name)
+            } else {
+                None
+            };
+        args.push(Arg {
+            name,
+            value: input.parse()?,
+        });
 
         if !input.is_empty() {
             input.parse::<Token![,]>()?;
@@ -138,7 +154,10 @@ impl Signature {
     }
 
     fn params(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.required.iter().copied().chain(self.optional.iter().map(|(name, _)| *name))
+        self.required
+            .iter()
+            .copied()
+            .chain(self.optional.iter().map(|(name, _)| *name))
     }
 }
 
@@ -151,12 +170,18 @@ pub struct Bound {
 impl Bound {
     /// The argument given for `param`, if any.
     pub fn get(&self, param: &str) -> Option<&Arg> {
-        self.args.iter().find(|(name, _)| *name == param).map(|(_, arg)| arg)
+        self.args
+            .iter()
+            .find(|(name, _)| *name == param)
+            .map(|(_, arg)| arg)
     }
 
-    /// Each bound parameter with its tokens, for spans.
+    /// Each bound parameter with the tokens of its value (not its keyword), for spans.
     pub fn sites(&self) -> Vec<(&'static str, TokenStream)> {
-        self.args.iter().map(|(name, arg)| (*name, arg.tokens())).collect()
+        self.args
+            .iter()
+            .map(|(name, arg)| (*name, arg.value.to_token_stream()))
+            .collect()
     }
 }
 
@@ -179,7 +204,8 @@ pub fn bind(
     for arg in args {
         match arg.name.clone() {
             None if keyword_seen => {
-                let message = format!("{label}: a positional argument cannot follow a keyword argument");
+                let message =
+                    format!("{label}: a positional argument cannot follow a keyword argument");
                 errors.push(Error::new_spanned(arg.tokens(), message));
             }
             None => {
@@ -202,25 +228,41 @@ pub fn bind(
     if let Some(first) = extra.first() {
         errors.push(too_many(signature, positional, label, first));
     }
-    if signature.required.iter().any(|param| bound.get(param).is_none()) {
+    if signature
+        .required
+        .iter()
+        .any(|param| bound.get(param).is_none())
+    {
         errors.push(missing(signature, &bound, keyword_seen, label, layer));
     }
     (bound, errors)
 }
 
 /// The parameter a keyword names, or why it cannot be used.
-fn keyword(signature: &Signature, name: &Ident, bound: &Bound, label: &str) -> Result<&'static str, Error> {
+fn keyword(
+    signature: &Signature,
+    name: &Ident,
+    bound: &Bound,
+    label: &str,
+) -> Result<&'static str, Error> {
     let word = name.to_string();
     let Some(param) = signature.params().find(|param| *param == word) else {
         let params: Vec<&str> = signature.params().collect();
         let listed: Vec<String> = params.iter().map(|p| format!("`{p}`")).collect();
         let hint = suggest::did_you_mean(&word, &params, &[]);
-        let takes = if listed.is_empty() { "no arguments".to_owned() } else { listed.join(", ") };
+        let takes = if listed.is_empty() {
+            "no arguments".to_owned()
+        } else {
+            listed.join(", ")
+        };
         let message = format!("{label} has no argument `{word}` (it takes {takes}){hint}");
         return Err(Error::new(name.span(), message));
     };
     if bound.get(param).is_some() {
-        return Err(Error::new(name.span(), format!("{label} is given `{param}` twice")));
+        return Err(Error::new(
+            name.span(),
+            format!("{label} is given `{param}` twice"),
+        ));
     }
     Ok(param)
 }
@@ -236,8 +278,11 @@ fn too_many(signature: &Signature, given: usize, label: &str, first: &Arg) -> Er
             signature.usage()
         );
         if !signature.optional.is_empty() {
-            let named: Vec<String> =
-                signature.optional.iter().map(|(name, how)| format!("`{name} = {how}`")).collect();
+            let named: Vec<String> = signature
+                .optional
+                .iter()
+                .map(|(name, how)| format!("`{name} = {how}`"))
+                .collect();
             message.push_str(&format!("; give the others by name: {}", named.join(", ")));
         }
         message
@@ -245,7 +290,13 @@ fn too_many(signature: &Signature, given: usize, label: &str, first: &Arg) -> Er
     Error::new_spanned(first.tokens(), message)
 }
 
-fn missing(signature: &Signature, bound: &Bound, keyword_seen: bool, label: &str, layer: &TokenStream) -> Error {
+fn missing(
+    signature: &Signature,
+    bound: &Bound,
+    keyword_seen: bool,
+    label: &str,
+    layer: &TokenStream,
+) -> Error {
     let expected = signature.required.len();
     let plural = if expected == 1 { "" } else { "s" };
     let usage = signature.usage();
@@ -256,7 +307,10 @@ fn missing(signature: &Signature, bound: &Bound, keyword_seen: bool, label: &str
             .filter(|param| bound.get(param).is_none())
             .map(|param| format!("`{param}`"))
             .collect();
-        format!("{label} is missing {}; write `{usage}`", absent.join(" and "))
+        format!(
+            "{label} is missing {}; write `{usage}`",
+            absent.join(" and ")
+        )
     } else {
         let given = bound.args.len();
         format!("{label} needs {expected} argument{plural}, `{usage}`, but got {given}")
@@ -296,14 +350,21 @@ pub fn to_dim(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resul
     let got = arg.value.text();
     let lit = match &arg.value {
         Value::Path(path) => return Ok(Dim::constant(constants.intern(path))),
-        Value::Literal { lit: Lit::Int(lit), negative: false } => lit,
-        Value::Literal { lit: Lit::Int(_), negative: true } => {
+        Value::Literal {
+            lit: Lit::Int(lit),
+            minus: None,
+        } => lit,
+        Value::Literal {
+            lit: Lit::Int(_),
+            minus: Some(_),
+        } => {
             let message = format!("{subject} must be a whole number of at least 1, got `{got}`");
             return Err(Error::new_spanned(tokens, message));
         }
         Value::Literal { .. } => {
-            let message =
-                format!("{subject} must be a whole number or a path to a `usize` constant, got `{got}`");
+            let message = format!(
+                "{subject} must be a whole number or a path to a `usize` constant, got `{got}`"
+            );
             return Err(Error::new_spanned(tokens, message));
         }
     };
@@ -314,22 +375,32 @@ pub fn to_dim(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resul
     }
     match lit.base10_parse::<usize>() {
         Ok(n) => Ok(Dim::Known(n)),
-        Err(_) => Err(Error::new_spanned(tokens, format!("{subject} `{got}` does not fit in `usize`"))),
+        Err(_) => Err(Error::new_spanned(
+            tokens,
+            format!("{subject} `{got}` does not fit in `usize`"),
+        )),
     }
 }
 
 /// A dropout rate: a float literal, an integer literal (for `0`; other integers fail the
 /// range rule in inference), or a path to an `f32` constant.
 pub fn to_rate(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Result<Rate> {
-    let sign = |negative: bool| if negative { -1.0 } else { 1.0 };
+    let sign = |minus: &Option<Token![-]>| if minus.is_some() { -1.0 } else { 1.0 };
     let parsed = match &arg.value {
         Value::Path(path) => return Ok(Rate::Const(constants.intern(path))),
-        Value::Literal { lit: Lit::Float(lit), negative } if matches!(lit.suffix(), "" | "f32" | "f64") => {
-            lit.base10_parse::<f64>().ok().map(|r| r * sign(*negative))
+        Value::Literal {
+            lit: Lit::Float(lit),
+            minus,
+        } if matches!(lit.suffix(), "" | "f32" | "f64") => {
+            lit.base10_parse::<f64>().ok().map(|r| r * sign(minus))
         }
-        Value::Literal { lit: Lit::Int(lit), negative } if lit.suffix().is_empty() => {
-            lit.base10_parse::<u32>().ok().map(|r| f64::from(r) * sign(*negative))
-        }
+        Value::Literal {
+            lit: Lit::Int(lit),
+            minus,
+        } if lit.suffix().is_empty() => lit
+            .base10_parse::<u32>()
+            .ok()
+            .map(|r| f64::from(r) * sign(minus)),
         Value::Literal { .. } => None,
     };
     match parsed {
@@ -349,8 +420,14 @@ pub fn to_padding(arg: &Arg, subject: &str) -> syn::Result<Padding> {
     let tokens = arg.value.to_token_stream();
     let word = match &arg.value {
         Value::Path(path) => path.get_ident().map(Ident::to_string),
-        Value::Literal { lit: Lit::Str(s), negative: false } => {
-            let message = format!("{subject} is a word, not a string: write `{}` without quotes", s.value());
+        Value::Literal {
+            lit: Lit::Str(s),
+            minus: None,
+        } => {
+            let message = format!(
+                "{subject} is a word, not a string: write `{}` without quotes",
+                s.value()
+            );
             return Err(Error::new_spanned(tokens, message));
         }
         Value::Literal { .. } => None,

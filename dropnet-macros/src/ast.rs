@@ -61,11 +61,26 @@ const CONV2D: Signature = Signature {
     required: &["filters", "kernel"],
     optional: &[("strides", "s"), ("padding", "valid | same")],
 };
-const MAXPOOL: Signature =
-    Signature { name: "maxpool", required: &["pool"], optional: &[("strides", "s")] };
-const DROPOUT: Signature = Signature { name: "dropout", required: &["rate"], optional: &[] };
-const FLATTEN: Signature = Signature { name: "flatten", required: &[], optional: &[] };
-const DENSE: Signature = Signature { name: "dense", required: &["units"], optional: &[] };
+const MAXPOOL: Signature = Signature {
+    name: "maxpool",
+    required: &["pool"],
+    optional: &[("strides", "s")],
+};
+const DROPOUT: Signature = Signature {
+    name: "dropout",
+    required: &["rate"],
+    optional: &[],
+};
+const FLATTEN: Signature = Signature {
+    name: "flatten",
+    required: &[],
+    optional: &[],
+};
+const DENSE: Signature = Signature {
+    name: "dense",
+    required: &["units"],
+    optional: &[],
+};
 
 /// Everything a `model!` call declares.
 #[derive(Default)]
@@ -231,9 +246,21 @@ fn parse_model(
     };
 
     let (input_span, input, dims) = sizes;
-    let spec = ModelSpec { name: header.name.to_string(), input: dims, layers: specs };
+    let spec = ModelSpec {
+        name: header.name.to_string(),
+        input: dims,
+        layers: specs,
+    };
     let body_span = brace.span.join();
-    Ok(Model { header, input_span, input, body_span, layers, spec, errors: Vec::new() })
+    Ok(Model {
+        header,
+        input_span,
+        input,
+        body_span,
+        layers,
+        spec,
+        errors: Vec::new(),
+    })
 }
 
 fn braced_body<'a>(input: ParseStream<'a>) -> syn::Result<(token::Brace, ParseBuffer<'a>)> {
@@ -259,7 +286,9 @@ fn parse_sizes(
     let mut dims = Some(Vec::with_capacity(values.len()));
     let mut tokens = Vec::with_capacity(values.len());
     for (index, value) in values.into_iter().enumerate() {
-        let noun = nouns.and_then(|n| n.get(index)).map_or("an input size", |n| n);
+        let noun = nouns
+            .and_then(|n| n.get(index))
+            .map_or("an input size", |n| n);
         let arg = Arg { name: None, value };
         tokens.push(arg.tokens());
         match args::to_dim(&arg, &format!("{label}: {noun}"), constants) {
@@ -363,14 +392,22 @@ fn parse_layer(
 
     let original = quote!(#ident #group);
     let text = match group {
-        Some(_) => format!("{ident}({})", args.iter().map(Arg::text).collect::<Vec<_>>().join(", ")),
+        Some(_) => format!(
+            "{ident}({})",
+            args.iter().map(Arg::text).collect::<Vec<_>>().join(", ")
+        ),
         None => ident.to_string(),
     };
     let label = format!("layer {position} `{text}`");
     let activation = parse_activation(input, &label)?;
 
     let (bound, bind_errors) = args::bind(word.signature(), args, &label, &original);
-    let mut binder = Binder { bound: &bound, label: &label, constants, errors: bind_errors };
+    let mut binder = Binder {
+        bound: &bound,
+        label: &label,
+        constants,
+        errors: bind_errors,
+    };
     let kind = binder.kind(word);
     let ok = binder.errors.is_empty();
     errors.append(&mut binder.errors);
@@ -380,7 +417,11 @@ fn parse_layer(
         activation: activation.as_ref().map(|(_, a)| *a),
         text,
     });
-    let layer = Layer { original, args: bound.sites(), activation: activation.map(|(word, _)| word) };
+    let layer = Layer {
+        original,
+        args: bound.sites(),
+        activation: activation.map(|(word, _)| word),
+    };
     Ok((layer, spec))
 }
 
@@ -410,7 +451,8 @@ fn unknown_layer(input: ParseStream<'_>, lookahead: Lookahead1<'_>, position: us
         Some((ident, _)) => {
             let word = ident.to_string();
             let hint = suggest::did_you_mean(&word, LAYER_WORDS, LAYER_ALIASES);
-            let message = format!("layer {position} `{word}` is not a known layer ({expected}){hint}");
+            let message =
+                format!("layer {position} `{word}` is not a known layer ({expected}){hint}");
             Error::new(ident.span(), message)
         }
         None => Error::new(expected.span(), format!("layer {position}: {expected}")),
@@ -419,7 +461,10 @@ fn unknown_layer(input: ParseStream<'_>, lookahead: Lookahead1<'_>, position: us
 
 /// Parses the optional activation word after a layer and checks that the statement ends
 /// there.
-fn parse_activation(input: ParseStream<'_>, label: &str) -> syn::Result<Option<(Ident, Activation)>> {
+fn parse_activation(
+    input: ParseStream<'_>,
+    label: &str,
+) -> syn::Result<Option<(Ident, Activation)>> {
     if input.is_empty() || input.peek(Token![;]) {
         return Ok(None);
     }
@@ -483,7 +528,9 @@ impl Binder<'_> {
 
     /// An optional size: `Some(None)` when absent, `None` when invalid.
     fn optional_dim(&mut self, param: &str) -> Option<Option<Dim>> {
-        let Some(arg) = self.bound.get(param) else { return Some(None) };
+        let Some(arg) = self.bound.get(param) else {
+            return Some(None);
+        };
         let subject = self.subject(param);
         let result = args::to_dim(arg, &subject, self.constants);
         self.keep(result).map(Some)
@@ -508,12 +555,20 @@ impl Binder<'_> {
                     None => Some(ir::Padding::Valid),
                 };
                 let (filters, kernel, strides, padding) = (filters?, kernel?, strides?, padding?);
-                Some(LayerKind::Conv2d(ir::Conv2d { filters, kernel, strides, padding }))
+                Some(LayerKind::Conv2d(ir::Conv2d {
+                    filters,
+                    kernel,
+                    strides,
+                    padding,
+                }))
             }
             Word::MaxPool => {
                 let pool = self.dim("pool");
                 let strides = self.optional_dim("strides");
-                Some(LayerKind::MaxPool2d(ir::MaxPool2d { pool: pool?, strides: strides? }))
+                Some(LayerKind::MaxPool2d(ir::MaxPool2d {
+                    pool: pool?,
+                    strides: strides?,
+                }))
             }
             Word::Dropout => {
                 let arg = self.bound.get("rate")?;
@@ -523,7 +578,9 @@ impl Binder<'_> {
                 Some(LayerKind::Dropout(ir::Dropout { rate }))
             }
             Word::Flatten => Some(LayerKind::Flatten),
-            Word::Dense => Some(LayerKind::Dense(ir::Dense { units: self.dim("units")? })),
+            Word::Dense => Some(LayerKind::Dense(ir::Dense {
+                units: self.dim("units")?,
+            })),
         }
     }
 }

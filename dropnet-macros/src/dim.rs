@@ -119,12 +119,14 @@ impl Dim {
 
     /// The product of `dims` (1 for none).
     pub fn product<'a>(dims: impl IntoIterator<Item = &'a Dim>) -> Result<Dim, Overflow> {
-        dims.into_iter().try_fold(Dim::Known(1), |acc, d| acc.mul(d))
+        dims.into_iter()
+            .try_fold(Dim::Known(1), |acc, d| acc.mul(d))
     }
 
     /// The sum of `dims` (0 for none).
     pub fn sum<'a>(dims: impl IntoIterator<Item = &'a Dim>) -> Result<Dim, Overflow> {
-        dims.into_iter().try_fold(Dim::Known(0), |acc, d| acc.add(d))
+        dims.into_iter()
+            .try_fold(Dim::Known(0), |acc, d| acc.add(d))
     }
 
     /// True if computing this size multiplies or adds something the macro does not know,
@@ -147,9 +149,15 @@ impl Dim {
             Dim::Known(n) => *n,
             Dim::Sym(expr) => match &**expr {
                 Expr::Const(id) => value(*id),
-                Expr::Add(a, b) => a.eval_saturating(value).saturating_add(b.eval_saturating(value)),
-                Expr::Sub(a, b) => a.eval_saturating(value).saturating_sub(b.eval_saturating(value)),
-                Expr::Mul(a, b) => a.eval_saturating(value).saturating_mul(b.eval_saturating(value)),
+                Expr::Add(a, b) => a
+                    .eval_saturating(value)
+                    .saturating_add(b.eval_saturating(value)),
+                Expr::Sub(a, b) => a
+                    .eval_saturating(value)
+                    .saturating_sub(b.eval_saturating(value)),
+                Expr::Mul(a, b) => a
+                    .eval_saturating(value)
+                    .saturating_mul(b.eval_saturating(value)),
                 Expr::Div(a, b) => a.eval_saturating(value) / b.eval_saturating(value).max(1),
             },
         }
@@ -177,7 +185,13 @@ impl Dim {
     pub fn show(&self, symbols: &Symbols) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = Show { dim: self, symbols, parent: 0, right: false }.write(&mut out);
+        let _ = Show {
+            dim: self,
+            symbols,
+            parent: 0,
+            right: false,
+        }
+        .write(&mut out);
         out
     }
 
@@ -185,7 +199,13 @@ impl Dim {
     /// name, for use between `×` signs.
     pub fn show_atom(&self, symbols: &Symbols) -> String {
         let mut out = String::new();
-        let _ = Show { dim: self, symbols, parent: 3, right: false }.write(&mut out);
+        let _ = Show {
+            dim: self,
+            symbols,
+            parent: 3,
+            right: false,
+        }
+        .write(&mut out);
         out
     }
 }
@@ -218,9 +238,21 @@ impl Show<'_> {
         if paren {
             out.write_char('(')?;
         }
-        Show { dim: a, symbols: self.symbols, parent: level, right: false }.write(out)?;
+        Show {
+            dim: a,
+            symbols: self.symbols,
+            parent: level,
+            right: false,
+        }
+        .write(out)?;
         out.write_str(op)?;
-        Show { dim: b, symbols: self.symbols, parent: level, right: true }.write(out)?;
+        Show {
+            dim: b,
+            symbols: self.symbols,
+            parent: level,
+            right: true,
+        }
+        .write(out)?;
         if paren {
             out.write_char(')')?;
         }
@@ -243,10 +275,16 @@ mod tests {
     fn known_sizes_fold() {
         let (a, b) = (Dim::Known(28), Dim::Known(3));
 
-        assert_eq!(a.sub_saturating(&b).div_guarded(&Dim::Known(2)), Dim::Known(12));
+        assert_eq!(
+            a.sub_saturating(&b).div_guarded(&Dim::Known(2)),
+            Dim::Known(12)
+        );
         assert_eq!(b.sub_saturating(&a), Dim::Known(0));
         assert_eq!(a.div_guarded(&Dim::Known(0)), Dim::Known(28));
-        assert_eq!(Dim::product(&[a.clone(), b.clone(), Dim::Known(2)]), Ok(Dim::Known(168)));
+        assert_eq!(
+            Dim::product(&[a.clone(), b.clone(), Dim::Known(2)]),
+            Ok(Dim::Known(168))
+        );
         assert_eq!(Dim::sum(&[a, b]), Ok(Dim::Known(31)));
     }
 
@@ -273,7 +311,11 @@ mod tests {
     fn symbolic_sizes_evaluate_like_the_generated_code() {
         let (_, h, k) = table();
         // (H - K) / 2 + 1 with H = 28, K = 3 is 13; with K > H it saturates to 0 / 2 + 1.
-        let out = h.sub_saturating(&k).div_guarded(&Dim::Known(2)).add(&Dim::Known(1)).unwrap();
+        let out = h
+            .sub_saturating(&k)
+            .div_guarded(&Dim::Known(2))
+            .add(&Dim::Known(1))
+            .unwrap();
         let values = |h: usize, k: usize| move |id: ConstId| if id.0 == 0 { h } else { k };
 
         assert_eq!(out.eval_saturating(&values(28, 3)), 13);
@@ -296,9 +338,19 @@ mod tests {
     #[test]
     fn shows_with_the_parentheses_it_needs() {
         let (symbols, h, k) = table();
-        let valid = h.sub_saturating(&k).div_guarded(&Dim::Known(2)).add(&Dim::Known(1)).unwrap();
+        let valid = h
+            .sub_saturating(&k)
+            .div_guarded(&Dim::Known(2))
+            .add(&Dim::Known(1))
+            .unwrap();
         let nested = h.sub_saturating(&k.add(&Dim::Known(1)).unwrap());
-        let params = k.mul(&k).unwrap().mul(&Dim::Known(4)).unwrap().add(&Dim::Known(4)).unwrap();
+        let params = k
+            .mul(&k)
+            .unwrap()
+            .mul(&Dim::Known(4))
+            .unwrap()
+            .add(&Dim::Known(4))
+            .unwrap();
 
         assert_eq!(valid.show(&symbols), "(H - K) / 2 + 1");
         assert_eq!(valid.show_atom(&symbols), "((H - K) / 2 + 1)");

@@ -27,7 +27,10 @@ pub fn call(call: &Call, inferred: &[Inference]) -> TokenStream {
             continue;
         }
         names.push(name);
-        let full = inference.is_valid().then(|| full(model, inference, &call.constants)).flatten();
+        let full = inference
+            .is_valid()
+            .then(|| full(model, inference, &call.constants))
+            .flatten();
         out.extend(full.unwrap_or_else(|| stub(&model.header, Some(inference), &call.constants)));
     }
 
@@ -42,7 +45,11 @@ pub fn call(call: &Call, inferred: &[Inference]) -> TokenStream {
 /// A valid model's full expansion; `None` if some piece is unexpectedly missing.
 fn full(model: &Model, inference: &Inference, constants: &Constants) -> Option<TokenStream> {
     let Header { attrs, vis, name } = &model.header;
-    let (input, output, params) = (inference.input.as_ref()?, inference.output()?, inference.params.as_ref()?);
+    let (input, output, params) = (
+        inference.input.as_ref()?,
+        inference.output()?,
+        inference.params.as_ref()?,
+    );
     let symbols = &constants.symbols;
 
     let mut fields = Vec::new();
@@ -114,7 +121,9 @@ fn full(model: &Model, inference: &Inference, constants: &Constants) -> Option<T
                 ::std::vec::Vec<&mut dyn ::dropnet::core::Layer>,
                 &mut ::dropnet::core::Runtime,
             ) {
-                let layers = ::std::vec![#( &mut self.#fields as &mut dyn ::dropnet::core::Layer ),*];
+                let layers = ::std::vec![
+                    #( &mut self.#fields as &mut dyn ::dropnet::core::Layer ),*
+                ];
                 (layers, &mut self.runtime)
             }
 
@@ -136,7 +145,9 @@ fn stub(header: &Header, inference: Option<&Inference>, constants: &Constants) -
     let Header { attrs, vis, name } = header;
     let input = inference.and_then(|i| i.input.as_ref());
     let output = inference.and_then(|i| i.output());
-    let params = inference.and_then(|i| i.params.as_ref()).map_or_else(|| quote!(0), |p| dim(p, constants));
+    let params = inference
+        .and_then(|i| i.params.as_ref())
+        .map_or_else(|| quote!(0), |p| dim(p, constants));
 
     let network = input.zip(output).map(|(input, output)| {
         let (input_ty, output_ty) = (shape_type(input, constants), shape_type(output, constants));
@@ -247,7 +258,11 @@ fn shape_type(shape: &Shape, constants: &Constants) -> TokenStream {
 }
 
 fn shape_dims(shape: &Shape, constants: &Constants) -> Vec<TokenStream> {
-    shape.dims().into_iter().map(|value| dim(value, constants)).collect()
+    shape
+        .dims()
+        .into_iter()
+        .map(|value| dim(value, constants))
+        .collect()
 }
 
 /// A size as a const argument: a literal, or `{ expr }` over the user's constants.
@@ -273,7 +288,11 @@ fn saturating(value: &Dim, constants: &Constants) -> TokenStream {
         Dim::Sym(expr) => &**expr,
     };
     let usize_fn = |name: &str, a: &Dim, b: &Dim| {
-        let (name, a, b) = (format_ident!("{name}"), saturating(a, constants), saturating(b, constants));
+        let (name, a, b) = (
+            format_ident!("{name}"),
+            saturating(a, constants),
+            saturating(b, constants),
+        );
         quote!(::core::primitive::usize::#name(#a, #b))
     };
     match expr {
@@ -332,7 +351,9 @@ fn checks(model: &Model, checks: &[Check], constants: &Constants) -> TokenStream
                 b: ::core::option::Option<usize>,
             ) -> ::core::option::Option<usize> {
                 match (a, b) {
-                    (::core::option::Option::Some(a), ::core::option::Option::Some(b)) => a.checked_add(b),
+                    (::core::option::Option::Some(a), ::core::option::Option::Some(b)) => {
+                        a.checked_add(b)
+                    }
                     _ => ::core::option::Option::None,
                 }
             }
@@ -341,7 +362,9 @@ fn checks(model: &Model, checks: &[Check], constants: &Constants) -> TokenStream
                 b: ::core::option::Option<usize>,
             ) -> ::core::option::Option<usize> {
                 match (a, b) {
-                    (::core::option::Option::Some(a), ::core::option::Option::Some(b)) => a.checked_mul(b),
+                    (::core::option::Option::Some(a), ::core::option::Option::Some(b)) => {
+                        a.checked_mul(b)
+                    }
                     _ => ::core::option::Option::None,
                 }
             }
@@ -401,7 +424,10 @@ fn rate(rate: &Rate, constants: &Constants) -> TokenStream {
 
 /// `Layer 1: `conv2d(32, 3) relu`, output 26×26×32, 320 parameters.`
 fn layer_doc(index: usize, spec: &LayerSpec, info: &LayerInfo, symbols: &Symbols) -> String {
-    let activation = spec.activation.map(|a| format!(" {}", a.word())).unwrap_or_default();
+    let activation = spec
+        .activation
+        .map(|a| format!(" {}", a.word()))
+        .unwrap_or_default();
     format!(
         " Layer {}: `{}{activation}`, output {}, {}.",
         index + 1,
@@ -412,7 +438,13 @@ fn layer_doc(index: usize, spec: &LayerSpec, info: &LayerInfo, symbols: &Symbols
 }
 
 /// The user's doc comments, then a line with the shapes and the parameter count.
-fn model_doc(attrs: &[syn::Attribute], input: &Shape, output: &Shape, params: &Dim, symbols: &Symbols) -> TokenStream {
+fn model_doc(
+    attrs: &[syn::Attribute],
+    input: &Shape,
+    output: &Shape,
+    params: &Dim,
+    symbols: &Symbols,
+) -> TokenStream {
     let summary = format!(
         " Input {}, output {}, {} (declared with `dropnet::model!`).",
         input.show(symbols),

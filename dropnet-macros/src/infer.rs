@@ -13,8 +13,8 @@
 //! `flatten` on a vector is accepted and is the identity, as in Keras.
 
 use crate::dim::{ConstId, Dim, Overflow, Symbols};
-use crate::ir::{Activation, Conv2d, Dense, LayerKind, LayerSpec, MaxPool2d, ModelSpec};
 use crate::ir::{input_nouns, param_noun, Padding, Rate, Shape};
+use crate::ir::{Activation, Conv2d, Dense, LayerKind, LayerSpec, MaxPool2d, ModelSpec};
 
 /// Where a problem is, for `ast` to turn into a span. Indices are 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,14 +126,23 @@ pub fn call(models: &[ModelSpec], symbols: &Symbols) -> Vec<Inference> {
 
 /// Infers one model's shapes and parameter counts and checks every rule on it.
 pub fn shapes(model: &ModelSpec, symbols: &Symbols) -> Inference {
-    let mut cx = Cx { symbols, problems: Vec::new(), checks: Vec::new() };
-    let input = model.input.as_deref().and_then(|dims| input_shape(&mut cx, &model.name, dims));
+    let mut cx = Cx {
+        symbols,
+        problems: Vec::new(),
+        checks: Vec::new(),
+    };
+    let input = model
+        .input
+        .as_deref()
+        .and_then(|dims| input_shape(&mut cx, &model.name, dims));
 
     let names = keras_names(model.layers.iter().map(|l| l.as_ref().map(|l| &l.kind)));
     let mut layers = Vec::with_capacity(model.layers.len());
     let mut current = input.clone();
     for (index, (spec, name)) in model.layers.iter().zip(names).enumerate() {
-        let info = spec.as_ref().and_then(|spec| layer(&mut cx, index, spec, current.as_ref(), name));
+        let info = spec
+            .as_ref()
+            .and_then(|spec| layer(&mut cx, index, spec, current.as_ref(), name));
         current = info.as_ref().map(|info| info.output.clone());
         layers.push(info);
     }
@@ -141,7 +150,13 @@ pub fn shapes(model: &ModelSpec, symbols: &Symbols) -> Inference {
     check_last_layer(&mut cx, model);
     check_not_empty(&mut cx, model);
     let params = total_params(&mut cx, &model.name, &layers);
-    Inference { input, layers, params, checks: cx.checks, problems: cx.problems }
+    Inference {
+        input,
+        layers,
+        params,
+        checks: cx.checks,
+        problems: cx.problems,
+    }
 }
 
 /// Collects problems and deferred checks while inference runs.
@@ -157,7 +172,11 @@ impl Cx<'_> {
     }
 
     fn defer(&mut self, site: Site, cond: Cond, message: String) {
-        self.checks.push(Check { site, cond, message });
+        self.checks.push(Check {
+            site,
+            cond,
+            message,
+        });
     }
 
     fn show(&self, dim: &Dim) -> String {
@@ -194,7 +213,10 @@ fn layer(
     input: Option<&Shape>,
     name: String,
 ) -> Option<LayerInfo> {
-    let at = At { index, text: &spec.text };
+    let at = At {
+        index,
+        text: &spec.text,
+    };
     let arguments_ok = check_arguments(cx, &at, &spec.kind);
     check_activation(cx, &at, spec);
 
@@ -215,7 +237,12 @@ fn layer(
     if !check_len(cx, Site::Layer(index), &subject, &output) {
         return None;
     }
-    Some(LayerInfo { name, input: input.clone(), output, params })
+    Some(LayerInfo {
+        name,
+        input: input.clone(),
+        output,
+        params,
+    })
 }
 
 // ---- rules on the model ---------------------------------------------------------------
@@ -268,7 +295,10 @@ fn check_last_layer(cx: &mut Cx<'_>, model: &ModelSpec) {
     let last = model.layers.len().checked_sub(1);
     if let (Some(index), Some(Some(spec))) = (last, model.layers.last()) {
         if let LayerKind::Dropout(_) = spec.kind {
-            let at = At { index, text: &spec.text };
+            let at = At {
+                index,
+                text: &spec.text,
+            };
             let message = format!(
                 "{} is the last layer, but a model cannot end with dropout; \
                  remove it or add the output layer after it",
@@ -284,12 +314,22 @@ fn check_last_layer(cx: &mut Cx<'_>, model: &ModelSpec) {
 fn check_unique_names(models: &[ModelSpec]) -> Vec<(usize, Problem)> {
     let mut found = Vec::new();
     for (index, model) in models.iter().enumerate() {
-        if models.iter().take(index).any(|earlier| earlier.name == model.name) {
+        if models
+            .iter()
+            .take(index)
+            .any(|earlier| earlier.name == model.name)
+        {
             let message = format!(
                 "model `{}` is already declared in this call; rename one of them",
                 model.name
             );
-            found.push((index, Problem { site: Site::Model, message }));
+            found.push((
+                index,
+                Problem {
+                    site: Site::Model,
+                    message,
+                },
+            ));
         }
     }
     found
@@ -297,7 +337,10 @@ fn check_unique_names(models: &[ModelSpec]) -> Vec<(usize, Problem)> {
 
 /// The model's parameter count is the sum of its layers'; it must fit in `usize`.
 fn total_params(cx: &mut Cx<'_>, name: &str, layers: &[Option<LayerInfo>]) -> Option<Dim> {
-    let params: Option<Vec<&Dim>> = layers.iter().map(|l| l.as_ref().map(|l| &l.params)).collect();
+    let params: Option<Vec<&Dim>> = layers
+        .iter()
+        .map(|l| l.as_ref().map(|l| &l.params))
+        .collect();
     let message = format!("model `{name}` has more parameters in total than `usize` can hold");
 
     match Dim::sum(params?) {
@@ -320,7 +363,9 @@ pub fn keras_names<'a>(kinds: impl Iterator<Item = Option<&'a LayerKind>>) -> Ve
     let mut seen: Vec<(&str, usize)> = Vec::new();
     kinds
         .map(|kind| {
-            let Some(kind) = kind else { return String::new() };
+            let Some(kind) = kind else {
+                return String::new();
+            };
             let base = kind.keras_name();
             match seen.iter_mut().find(|(name, _)| *name == base) {
                 Some((_, count)) => {
@@ -342,7 +387,13 @@ pub fn keras_names<'a>(kinds: impl Iterator<Item = Option<&'a LayerKind>>) -> Ve
 fn check_arguments(cx: &mut Cx<'_>, at: &At<'_>, kind: &LayerKind) -> bool {
     let label = at.label();
     let positive = |cx: &mut Cx<'_>, param: &'static str, dim: &Dim| {
-        check_positive(cx, &label, Site::Arg(at.index, param), dim, param_noun(param))
+        check_positive(
+            cx,
+            &label,
+            Site::Arg(at.index, param),
+            dim,
+            param_noun(param),
+        )
     };
     match kind {
         LayerKind::Conv2d(conv) => {
@@ -371,12 +422,18 @@ fn check_arguments(cx: &mut Cx<'_>, at: &At<'_>, kind: &LayerKind) -> bool {
 fn check_positive(cx: &mut Cx<'_>, label: &str, site: Site, dim: &Dim, noun: &str) -> bool {
     match dim {
         Dim::Known(0) => {
-            cx.fail(site, format!("{label}: {noun} is 0, but it must be at least 1"));
+            cx.fail(
+                site,
+                format!("{label}: {noun} is 0, but it must be at least 1"),
+            );
             false
         }
         Dim::Known(_) => true,
         Dim::Sym(_) => {
-            let message = format!("{label}: {noun} {} is 0, but it must be at least 1", cx.show(dim));
+            let message = format!(
+                "{label}: {noun} {} is 0, but it must be at least 1",
+                cx.show(dim)
+            );
             cx.defer(site, Cond::NonZero(dim.clone()), message);
             true
         }
@@ -390,9 +447,14 @@ fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, rate: &Rate) -> bool {
     match rate {
         Rate::Known(r) if (0.0..1.0).contains(r) => true,
         Rate::Known(r) => {
-            let why = if *r >= 1.0 { " (a rate of 1 or more drops every unit)" } else { "" };
+            // `{:?}` keeps the decimal point: `1.0`, as the user most likely wrote it.
+            let why = if *r >= 1.0 {
+                " (a rate of 1 or more drops every unit)"
+            } else {
+                ""
+            };
             let message = format!(
-                "{}: the rate is {r}, but it must be at least 0 and below 1{why}",
+                "{}: the rate is {r:?}, but it must be at least 0 and below 1{why}",
                 at.label()
             );
             cx.fail(site, message);
@@ -414,7 +476,9 @@ fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, rate: &Rate) -> bool {
 /// or `flatten` it belongs on the layer before. `softmax` is taken over each sample's whole
 /// output, which is Keras's meaning only for a vector, so only `dense` takes it.
 fn check_activation(cx: &mut Cx<'_>, at: &At<'_>, spec: &LayerSpec) {
-    let Some(activation) = spec.activation else { return };
+    let Some(activation) = spec.activation else {
+        return;
+    };
     let site = Site::Activation(at.index);
     match (&spec.kind, activation) {
         (LayerKind::Conv2d(_), Activation::Softmax) => {
@@ -446,7 +510,11 @@ fn expect_image<'s>(cx: &mut Cx<'_>, at: &At<'_>, input: &'s Shape) -> Option<[&
     if let Shape::Image(h, w, c) = input {
         return Some([h, w, c]);
     }
-    let fix = if at.index == 0 { "; declare the input as (height, width, channels)" } else { "" };
+    let fix = if at.index == 0 {
+        "; declare the input as (height, width, channels)"
+    } else {
+        ""
+    };
     let message = format!(
         "{} needs an image (height×width×channels), but {} {}{fix}",
         at.label(),
@@ -468,7 +536,9 @@ fn check_window_fits(
     fix: &str,
 ) -> bool {
     let (size, arg) = window;
-    let Shape::Image(h, w, _) = input else { return true };
+    let Shape::Image(h, w, _) = input else {
+        return true;
+    };
     let message = |cx: &Cx<'_>, axes: &str| {
         let k = size.show_atom(cx.symbols);
         let what = if arg == "pool" { "pool" } else { "kernel" };
@@ -486,7 +556,11 @@ fn check_window_fits(
             (Some(_), Some(_)) => {}
             _ => {
                 let message = message(cx, axis);
-                cx.defer(Site::Arg(at.index, arg), Cond::AtMost(size.clone(), extent.clone()), message);
+                cx.defer(
+                    Site::Arg(at.index, arg),
+                    Cond::AtMost(size.clone(), extent.clone()),
+                    message,
+                );
             }
         }
     }
@@ -509,7 +583,10 @@ pub fn conv_output_size(n: &Dim, k: &Dim, s: &Dim, padding: Padding) -> Dim {
         Padding::Same => n.sub_saturating(&one),
     };
     // Adding 1 to a quotient of sizes that fit cannot overflow.
-    start.div_guarded(s).add(&one).unwrap_or(Dim::Known(usize::MAX))
+    start
+        .div_guarded(s)
+        .add(&one)
+        .unwrap_or(Dim::Known(usize::MAX))
 }
 
 /// A `conv2d` has a `k×k×c` kernel per filter plus one bias per filter: `k*k*c*f + f`.
@@ -523,7 +600,12 @@ pub fn dense_params(inputs: &Dim, units: &Dim) -> Result<Dim, Overflow> {
 }
 
 /// A layer's parameter count fits in `usize`.
-fn check_params(cx: &mut Cx<'_>, at: &At<'_>, params: Result<Dim, Overflow>, formula: String) -> Option<Dim> {
+fn check_params(
+    cx: &mut Cx<'_>,
+    at: &At<'_>,
+    params: Result<Dim, Overflow>,
+    formula: String,
+) -> Option<Dim> {
     let message = format!(
         "{} has more parameters than `usize` can hold ({formula})",
         at.label()
@@ -566,7 +648,9 @@ fn check_len(cx: &mut Cx<'_>, site: Site, subject: &str, shape: &Shape) -> bool 
 fn conv2d(cx: &mut Cx<'_>, at: &At<'_>, conv: &Conv2d, input: &Shape) -> Option<(Shape, Dim)> {
     let [h, w, c] = expect_image(cx, at, input)?;
     let fix = "use a smaller kernel or `padding = same`";
-    if conv.padding == Padding::Valid && !check_window_fits(cx, at, (&conv.kernel, "kernel"), input, fix) {
+    if conv.padding == Padding::Valid
+        && !check_window_fits(cx, at, (&conv.kernel, "kernel"), input, fix)
+    {
         return None;
     }
 
@@ -577,7 +661,12 @@ fn conv2d(cx: &mut Cx<'_>, at: &At<'_>, conv: &Conv2d, input: &Shape) -> Option<
 
     let [k, c_text, f] = [&conv.kernel, c, &conv.filters].map(|d| d.show_atom(cx.symbols));
     let formula = format!("{k}*{k}*{c_text}*{f} + {f}");
-    let params = check_params(cx, at, conv2d_params(&conv.kernel, c, &conv.filters), formula)?;
+    let params = check_params(
+        cx,
+        at,
+        conv2d_params(&conv.kernel, c, &conv.filters),
+        formula,
+    )?;
     Some((output, params))
 }
 
@@ -625,7 +714,12 @@ fn dense(cx: &mut Cx<'_>, at: &At<'_>, dense: &Dense, input: &Shape) -> Option<(
     };
 
     let [i, u] = [inputs, &dense.units].map(|d| d.show_atom(cx.symbols));
-    let params = check_params(cx, at, dense_params(inputs, &dense.units), format!("{i}*{u} + {u}"))?;
+    let params = check_params(
+        cx,
+        at,
+        dense_params(inputs, &dense.units),
+        format!("{i}*{u} + {u}"),
+    )?;
     Some((Shape::Vector(dense.units.clone()), params))
 }
 

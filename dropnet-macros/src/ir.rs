@@ -199,7 +199,11 @@ pub fn input_nouns(rank: usize) -> Option<&'static [&'static str]> {
     match rank {
         1 => Some(&["the input length"]),
         2 => Some(&["the number of time steps", "the number of features"]),
-        3 => Some(&["the input height", "the input width", "the number of input channels"]),
+        3 => Some(&[
+            "the input height",
+            "the input width",
+            "the number of input channels",
+        ]),
         _ => None,
     }
 }

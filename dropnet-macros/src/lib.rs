@@ -64,11 +64,15 @@ fn combine_errors(
     call_errors: Vec<syn::Error>,
     inferred: &[infer::Inference],
 ) -> Option<syn::Error> {
-    let per_model = call.models.iter().zip(inferred).flat_map(|(model, inference)| {
-        let problems = inference.problems.iter();
-        let problems = problems.map(|problem| model.error(problem.site, &problem.message));
-        model.errors.iter().cloned().chain(problems)
-    });
+    let per_model = call
+        .models
+        .iter()
+        .zip(inferred)
+        .flat_map(|(model, inference)| {
+            let problems = inference.problems.iter();
+            let problems = problems.map(|problem| model.error(problem.site, &problem.message));
+            model.errors.iter().cloned().chain(problems)
+        });
     per_model.chain(call_errors).reduce(|mut all, error| {
         all.combine(error);
         all

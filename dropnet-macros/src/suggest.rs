@@ -34,7 +34,10 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Lower case without underscores, so `Max_Pooling2D` and `maxpooling2d` compare equal.
 fn normalize(word: &str) -> String {
-    word.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
+    word.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The candidate `word` most likely stands for, if any.
@@ -42,7 +45,11 @@ fn normalize(word: &str) -> String {
 /// An alias (a normalized spelling from Keras, like `maxpooling2d`) wins outright; otherwise
 /// the nearest candidate is suggested when it is within a third of its length (at least one
 /// edit), which catches typos without suggesting `dense` for `lstm`.
-pub fn nearest<'a>(word: &str, candidates: &[&'a str], aliases: &[(&str, &'a str)]) -> Option<&'a str> {
+pub fn nearest<'a>(
+    word: &str,
+    candidates: &[&'a str],
+    aliases: &[(&str, &'a str)],
+) -> Option<&'a str> {
     let word = normalize(word);
     if let Some((_, target)) = aliases.iter().find(|(alias, _)| *alias == word) {
         return Some(target);
@@ -86,7 +93,10 @@ mod tests {
         assert_eq!(nearest("conv3d", LAYERS, &[]), Some("conv2d"));
         assert_eq!(nearest("Dense", LAYERS, &[]), Some("dense"));
         assert_eq!(nearest("flaten", LAYERS, &[]), Some("flatten"));
-        assert_eq!(nearest("relux", &["relu", "sigmoid", "tanh", "softmax"], &[]), Some("relu"));
+        assert_eq!(
+            nearest("relux", &["relu", "sigmoid", "tanh", "softmax"], &[]),
+            Some("relu")
+        );
     }
 
     #[test]

@@ -13,7 +13,11 @@ fn error_messages(tokens: proc_macro2::TokenStream) -> Vec<String> {
 
 /// Token text without the spaces `quote` puts between tokens.
 fn compact(tokens: proc_macro2::TokenStream) -> String {
-    tokens.to_string().chars().filter(|c| !c.is_whitespace()).collect()
+    tokens
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
 }
 
 #[test]
@@ -34,7 +38,8 @@ fn seed_cnn_expands_to_the_core_types() {
 
     assert!(!code.contains("compile_error"), "{code}");
     for expected in [
-        "pubconv2d:::dropnet::core::layers::Conv2d<28,28,1,32,3,1,false,::dropnet::core::activation::Relu>",
+        "pubconv2d:::dropnet::core::layers::Conv2d<28,28,1,32,3,1,false,\
+         ::dropnet::core::activation::Relu>",
         "pubmax_pooling2d:::dropnet::core::layers::MaxPool2d<26,26,32,2,2>",
         "pubdropout:::dropnet::core::layers::Dropout<::dropnet::core::Image<13,13,32>>",
         "pubconv2d_1:::dropnet::core::layers::Conv2d<13,13,32,64,3,1,false,",
@@ -60,8 +65,14 @@ fn constant_sizes_become_braced_expressions_and_const_assertions() {
 
     assert!(!code.contains("compile_error"), "{code}");
     assert!(code.contains("Conv2d<{H},{W},1,4,{K},2,false,"), "{code}");
-    assert!(code.contains("usize::saturating_sub(H,K)/{letdivisor=2;"), "{code}");
-    assert!(code.contains("::core::assert!(K<=H,\"layer1`conv2d(4,K,strides=2)`needsamapatleastK×K"), "{code}");
+    assert!(
+        code.contains("usize::saturating_sub(H,K)/{letdivisor=2;"),
+        "{code}"
+    );
+    assert!(
+        code.contains("::core::assert!(K<=H,\"layer1`conv2d(4,K,strides=2)`needsamapatleastK×K"),
+        "{code}"
+    );
     assert!(code.contains("__dropnet_checked_mul"), "{code}");
 }
 
@@ -74,11 +85,13 @@ fn every_error_of_a_call_is_reported() {
     });
 
     assert_eq!(messages.len(), 5, "{messages:#?}");
-    assert!(messages[0].starts_with("layer 1 `conv3d` is not a known layer (expected one of: `conv2d`"));
+    assert!(
+        messages[0].starts_with("layer 1 `conv3d` is not a known layer (expected one of: `conv2d`")
+    );
     assert!(messages[0].ends_with("; did you mean `conv2d`?"));
     assert!(messages[1].starts_with("layer 2 `dense(0)`: the number of units is 0"));
     assert!(messages[2].starts_with("layer 1 `dense(2)` has an unknown activation `relux`"));
-    assert!(messages[3].starts_with("layer 2 `dropout(1.0)`: the rate is 1"));
+    assert!(messages[3].starts_with("layer 2 `dropout(1.0)`: the rate is 1.0,"));
     assert!(messages[4].starts_with("model `A` is already declared"));
 }
 
@@ -103,7 +116,8 @@ fn argument_mistakes_name_the_layer() {
             "layer 2 `conv2d(8, 3, stride = 2)` has no argument `stride` (it takes `filters`, \
              `kernel`, `strides`, `padding`); did you mean `strides`?",
             "layer 3 `conv2d(8, 3, strides = 1, strides = 2)` is given `strides` twice",
-            "layer 4 `conv2d(8, 3, padding = full)`: the padding must be `valid` or `same`, got `full`",
+            "layer 4 `conv2d(8, 3, padding = full)`: the padding must be `valid` or `same`, \
+             got `full`",
             "layer 5 `dense(1.5)`: the number of units must be a whole number or a path to a \
              `usize` constant, got `1.5`",
             "layer 6 `flatten(2)` takes no arguments, but got 1",
@@ -116,7 +130,10 @@ fn argument_mistakes_name_the_layer() {
 fn a_missing_semicolon_is_pointed_out() {
     let messages = error_messages(quote! { Net(4) { flatten dense(2); } });
 
-    assert_eq!(messages, ["expected `;` between layer 1 `flatten` and `dense`"]);
+    assert_eq!(
+        messages,
+        ["expected `;` between layer 1 `flatten` and `dense`"]
+    );
 }
 
 #[test]
@@ -124,7 +141,10 @@ fn invalid_models_expand_to_a_stub_with_new() {
     let code = compact(expand_model(quote! { pub(crate) Net(4) { dense(0); } }));
 
     assert!(code.contains("compile_error"), "{code}");
-    assert!(code.contains("pub(crate)structNet{runtime:::dropnet::core::Runtime,}"), "{code}");
+    assert!(
+        code.contains("pub(crate)structNet{runtime:::dropnet::core::Runtime,}"),
+        "{code}"
+    );
     assert!(code.contains("pubfnnew(seed:u64)->Self"), "{code}");
 }
 

@@ -9,7 +9,11 @@ fn k(n: usize) -> Dim {
 }
 
 fn layer(kind: LayerKind, text: &str) -> LayerSpec {
-    LayerSpec { kind, activation: None, text: text.to_owned() }
+    LayerSpec {
+        kind,
+        activation: None,
+        text: text.to_owned(),
+    }
 }
 
 fn with(activation: Activation, mut spec: LayerSpec) -> LayerSpec {
@@ -18,21 +22,48 @@ fn with(activation: Activation, mut spec: LayerSpec) -> LayerSpec {
 }
 
 fn conv(filters: usize, kernel: usize) -> LayerSpec {
-    let conv = Conv2d { filters: k(filters), kernel: k(kernel), strides: None, padding: Padding::Valid };
-    layer(LayerKind::Conv2d(conv), &format!("conv2d({filters}, {kernel})"))
+    let conv = Conv2d {
+        filters: k(filters),
+        kernel: k(kernel),
+        strides: None,
+        padding: Padding::Valid,
+    };
+    layer(
+        LayerKind::Conv2d(conv),
+        &format!("conv2d({filters}, {kernel})"),
+    )
 }
 
 fn conv_with(filters: usize, kernel: usize, strides: usize, padding: Padding) -> LayerSpec {
-    let conv = Conv2d { filters: k(filters), kernel: k(kernel), strides: Some(k(strides)), padding };
-    layer(LayerKind::Conv2d(conv), &format!("conv2d({filters}, {kernel}, strides = {strides})"))
+    let conv = Conv2d {
+        filters: k(filters),
+        kernel: k(kernel),
+        strides: Some(k(strides)),
+        padding,
+    };
+    layer(
+        LayerKind::Conv2d(conv),
+        &format!("conv2d({filters}, {kernel}, strides = {strides})"),
+    )
 }
 
 fn pool(size: usize) -> LayerSpec {
-    layer(LayerKind::MaxPool2d(MaxPool2d { pool: k(size), strides: None }), &format!("maxpool({size})"))
+    layer(
+        LayerKind::MaxPool2d(MaxPool2d {
+            pool: k(size),
+            strides: None,
+        }),
+        &format!("maxpool({size})"),
+    )
 }
 
 fn dropout(rate: f64) -> LayerSpec {
-    layer(LayerKind::Dropout(Dropout { rate: Rate::Known(rate) }), &format!("dropout({rate})"))
+    layer(
+        LayerKind::Dropout(Dropout {
+            rate: Rate::Known(rate),
+        }),
+        &format!("dropout({rate})"),
+    )
 }
 
 fn flatten() -> LayerSpec {
@@ -40,12 +71,19 @@ fn flatten() -> LayerSpec {
 }
 
 fn dense(units: usize) -> LayerSpec {
-    layer(LayerKind::Dense(Dense { units: k(units) }), &format!("dense({units})"))
+    layer(
+        LayerKind::Dense(Dense { units: k(units) }),
+        &format!("dense({units})"),
+    )
 }
 
 fn model(input: &[usize], layers: Vec<LayerSpec>) -> ModelSpec {
     let input = Some(input.iter().map(|&n| k(n)).collect());
-    ModelSpec { name: "Net".to_owned(), input, layers: layers.into_iter().map(Some).collect() }
+    ModelSpec {
+        name: "Net".to_owned(),
+        input,
+        layers: layers.into_iter().map(Some).collect(),
+    }
 }
 
 fn infer(model: &ModelSpec) -> Inference {
@@ -53,7 +91,11 @@ fn infer(model: &ModelSpec) -> Inference {
 }
 
 fn messages(inference: &Inference) -> Vec<&str> {
-    inference.problems.iter().map(|p| p.message.as_str()).collect()
+    inference
+        .problems
+        .iter()
+        .map(|p| p.message.as_str())
+        .collect()
 }
 
 fn seed_cnn() -> ModelSpec {
@@ -73,7 +115,11 @@ fn seed_cnn() -> ModelSpec {
 }
 
 fn output_of(inference: &Inference, index: usize) -> Shape {
-    inference.layers[index].as_ref().expect("layer is known").output.clone()
+    inference.layers[index]
+        .as_ref()
+        .expect("layer is known")
+        .output
+        .clone()
 }
 
 #[test]
@@ -93,10 +139,21 @@ fn seed_cnn_has_the_keras_shapes_names_and_parameter_count() {
     assert_eq!(inference.params, Some(k(34_826)));
     assert!(inference.checks.is_empty());
 
-    let names: Vec<&str> = inference.layers.iter().flatten().map(|l| l.name.as_str()).collect();
+    let names: Vec<&str> = inference
+        .layers
+        .iter()
+        .flatten()
+        .map(|l| l.name.as_str())
+        .collect();
     let expected = [
-        "conv2d", "max_pooling2d", "dropout", "conv2d_1", "max_pooling2d_1", "dropout_1",
-        "flatten", "dense",
+        "conv2d",
+        "max_pooling2d",
+        "dropout",
+        "conv2d_1",
+        "max_pooling2d_1",
+        "dropout_1",
+        "flatten",
+        "dense",
     ];
     assert_eq!(names, expected);
 }
@@ -109,7 +166,13 @@ fn strides_and_same_padding_follow_keras() {
             conv_with(8, 3, 2, Padding::Valid),
             conv_with(8, 3, 2, Padding::Same),
             conv_with(4, 5, 1, Padding::Same),
-            layer(LayerKind::MaxPool2d(MaxPool2d { pool: k(3), strides: Some(k(2)) }), "maxpool(3)"),
+            layer(
+                LayerKind::MaxPool2d(MaxPool2d {
+                    pool: k(3),
+                    strides: Some(k(2)),
+                }),
+                "maxpool(3)",
+            ),
         ],
     );
     let inference = infer(&net);
@@ -126,7 +189,10 @@ fn strides_and_same_padding_follow_keras() {
 
 #[test]
 fn same_padding_accepts_a_kernel_larger_than_the_input() {
-    let net = model(&[2, 2, 1], vec![conv_with(4, 5, 1, Padding::Same), flatten(), dense(1)]);
+    let net = model(
+        &[2, 2, 1],
+        vec![conv_with(4, 5, 1, Padding::Same), flatten(), dense(1)],
+    );
     let inference = infer(&net);
 
     assert!(inference.is_valid(), "{:?}", inference.problems);
@@ -153,7 +219,11 @@ fn output_size_formulas_match_a_count_of_window_positions() {
                     }
                     let formula = conv_output_size(&k(n), &k(window), &k(stride), padding);
                     let counted = brute_force_positions(n, window, stride, padding);
-                    assert_eq!(formula, k(counted), "n={n} k={window} s={stride} {padding:?}");
+                    assert_eq!(
+                        formula,
+                        k(counted),
+                        "n={n} k={window} s={stride} {padding:?}"
+                    );
 
                     // Keras pads (out - 1)·s + k - n in total when positive, so the last
                     // window ends exactly at the padded border or before it.
@@ -170,8 +240,16 @@ fn output_size_formulas_match_a_count_of_window_positions() {
 #[test]
 fn symbolic_output_sizes_evaluate_like_known_ones() {
     let mut symbols = Symbols::default();
-    let (n_id, k_id, s_id) = (symbols.intern("N"), symbols.intern("K"), symbols.intern("S"));
-    let (n, kernel, s) = (Dim::constant(n_id), Dim::constant(k_id), Dim::constant(s_id));
+    let (n_id, k_id, s_id) = (
+        symbols.intern("N"),
+        symbols.intern("K"),
+        symbols.intern("S"),
+    );
+    let (n, kernel, s) = (
+        Dim::constant(n_id),
+        Dim::constant(k_id),
+        Dim::constant(s_id),
+    );
 
     for padding in [Padding::Valid, Padding::Same] {
         let symbolic = conv_output_size(&n, &kernel, &s, padding);
@@ -189,7 +267,10 @@ fn parameter_formulas() {
     assert_eq!(conv2d_params(&k(3), &k(1), &k(32)), Ok(k(320)));
     assert_eq!(dense_params(&k(1600), &k(10)), Ok(k(16_010)));
     assert_eq!(dense_params(&k(usize::MAX), &k(2)), Err(Overflow));
-    assert_eq!(conv2d_params(&k(1 << 20), &k(1 << 20), &k(1 << 30)), Err(Overflow));
+    assert_eq!(
+        conv2d_params(&k(1 << 20), &k(1 << 20), &k(1 << 30)),
+        Err(Overflow)
+    );
 }
 
 #[test]
@@ -198,25 +279,38 @@ fn kernel_taller_than_the_input_says_height() {
 
     assert_eq!(
         messages(&inference),
-        ["layer 1 `conv2d(8, 5)` needs a map at least 5×5, but the model input is 4×10×1: \
-          the kernel is larger than the input height; use a smaller kernel or `padding = same`"]
+        [
+            "layer 1 `conv2d(8, 5)` needs a map at least 5×5, but the model input is 4×10×1: \
+          the kernel is larger than the input height; use a smaller kernel or `padding = same`"
+        ]
     );
     assert_eq!(inference.problems[0].site, Site::Layer(0));
 }
 
 #[test]
 fn pool_larger_than_the_map_names_the_layer_and_shape() {
-    // 28 → conv 26 → pool 13 → conv 11 → pool 5 → conv 3 → pool 1; the next pool sees 1×1×64.
+    // 28 → conv 26 → pool 13 → conv 11 → pool 5 → conv 3 → pool 1; the last pool sees 1×1×64.
     let net = model(
         &[28, 28, 1],
-        vec![conv(32, 3), pool(2), conv(64, 3), pool(2), conv(64, 3), pool(2), pool(2), flatten(), dense(1)],
+        vec![
+            conv(32, 3),
+            pool(2),
+            conv(64, 3),
+            pool(2),
+            conv(64, 3),
+            pool(2),
+            pool(2),
+            flatten(),
+            dense(1),
+        ],
     );
     let inference = infer(&net);
 
     assert_eq!(
         messages(&inference),
         ["layer 7 `maxpool(2)` needs a map at least 2×2, but the previous layer outputs 1×1×64: \
-          the pool is larger than the input height and width; use a smaller pool or remove the layer"]
+          the pool is larger than the input height and width; use a smaller pool or remove \
+          the layer"]
     );
 }
 
@@ -224,7 +318,11 @@ fn pool_larger_than_the_map_names_the_layer_and_shape() {
 fn every_zero_size_is_an_error_on_its_argument() {
     let zero_strides = conv_with(8, 3, 0, Padding::Valid);
     let cases = [
-        (conv(0, 3), Site::Arg(0, "filters"), "the number of filters is 0"),
+        (
+            conv(0, 3),
+            Site::Arg(0, "filters"),
+            "the number of filters is 0",
+        ),
         (conv(8, 0), Site::Arg(0, "kernel"), "the kernel size is 0"),
         (zero_strides, Site::Arg(0, "strides"), "the stride is 0"),
         (pool(0), Site::Arg(0, "pool"), "the pool size is 0"),
@@ -233,18 +331,28 @@ fn every_zero_size_is_an_error_on_its_argument() {
         let inference = infer(&model(&[8, 8, 1], vec![spec, flatten(), dense(1)]));
         assert_eq!(inference.problems.len(), 1, "{:?}", inference.problems);
         assert_eq!(inference.problems[0].site, site);
-        assert!(inference.problems[0].message.contains(what), "{}", inference.problems[0].message);
+        assert!(
+            inference.problems[0].message.contains(what),
+            "{}",
+            inference.problems[0].message
+        );
     }
 
     let inference = infer(&model(&[8], vec![dense(0)]));
-    assert_eq!(messages(&inference), ["layer 1 `dense(0)`: the number of units is 0, but it must be at least 1"]);
+    assert_eq!(
+        messages(&inference),
+        ["layer 1 `dense(0)`: the number of units is 0, but it must be at least 1"]
+    );
 }
 
 #[test]
 fn zero_input_size_is_an_error_on_that_size() {
     let inference = infer(&model(&[28, 0, 1], vec![flatten(), dense(1)]));
 
-    assert_eq!(messages(&inference), ["model `Net`: the input width is 0, but it must be at least 1"]);
+    assert_eq!(
+        messages(&inference),
+        ["model `Net`: the input width is 0, but it must be at least 1"]
+    );
     assert_eq!(inference.problems[0].site, Site::Input(1));
 }
 
@@ -254,7 +362,9 @@ fn input_rank_must_be_one_to_three() {
 
     assert_eq!(inference.problems.len(), 1);
     assert_eq!(inference.problems[0].site, Site::InputList);
-    assert!(inference.problems[0].message.starts_with("model `Net` has 4 input sizes"));
+    assert!(inference.problems[0]
+        .message
+        .starts_with("model `Net` has 4 input sizes"));
 }
 
 #[test]
@@ -266,8 +376,10 @@ fn dropout_rate_is_in_zero_to_one() {
     assert!(ok.is_valid());
     assert_eq!(
         messages(&one),
-        ["layer 1 `dropout(1)`: the rate is 1, but it must be at least 0 and below 1 \
-          (a rate of 1 or more drops every unit)"]
+        [
+            "layer 1 `dropout(1)`: the rate is 1.0, but it must be at least 0 and below 1 \
+          (a rate of 1 or more drops every unit)"
+        ]
     );
     assert_eq!(
         messages(&negative),
@@ -282,8 +394,10 @@ fn dropout_cannot_be_the_last_layer() {
 
     assert_eq!(
         messages(&inference),
-        ["layer 2 `dropout(0.5)` is the last layer, but a model cannot end with dropout; \
-          remove it or add the output layer after it"]
+        [
+            "layer 2 `dropout(0.5)` is the last layer, but a model cannot end with dropout; \
+          remove it or add the output layer after it"
+        ]
     );
 }
 
@@ -294,30 +408,41 @@ fn dense_on_a_map_or_sequence_suggests_flatten() {
 
     assert_eq!(
         messages(&map),
-        ["layer 2 `dense(10)` needs a flat input, but the previous layer outputs 26×26×32; \
-          add `flatten;` before it"]
+        [
+            "layer 2 `dense(10)` needs a flat input, but the previous layer outputs 26×26×32; \
+          add `flatten;` before it"
+        ]
     );
     assert_eq!(
         messages(&sequence),
-        ["layer 1 `dense(10)` needs a flat input, but the model input is the sequence 10×8; \
-          add `flatten;` before it"]
+        [
+            "layer 1 `dense(10)` needs a flat input, but the model input is the sequence 10×8; \
+          add `flatten;` before it"
+        ]
     );
 }
 
 #[test]
 fn conv_and_pool_need_an_image() {
     let conv_on_vector = infer(&model(&[784], vec![conv(8, 3), flatten(), dense(10)]));
-    let pool_on_sequence = infer(&model(&[10, 8], vec![dropout(0.1), pool(2), flatten(), dense(1)]));
+    let pool_on_sequence = infer(&model(
+        &[10, 8],
+        vec![dropout(0.1), pool(2), flatten(), dense(1)],
+    ));
 
     assert_eq!(
         messages(&conv_on_vector),
-        ["layer 1 `conv2d(8, 3)` needs an image (height×width×channels), but the model input \
-          is the vector 784; declare the input as (height, width, channels)"]
+        [
+            "layer 1 `conv2d(8, 3)` needs an image (height×width×channels), but the model input \
+          is the vector 784; declare the input as (height, width, channels)"
+        ]
     );
     assert_eq!(
         messages(&pool_on_sequence),
-        ["layer 2 `maxpool(2)` needs an image (height×width×channels), but the previous layer \
-          outputs the sequence 10×8"]
+        [
+            "layer 2 `maxpool(2)` needs an image (height×width×channels), but the previous layer \
+          outputs the sequence 10×8"
+        ]
     );
 }
 
@@ -333,13 +458,26 @@ fn flatten_of_a_vector_is_the_identity() {
 
 #[test]
 fn activations_only_where_they_mean_what_keras_means() {
-    let on_pool = infer(&model(&[8, 8, 1], vec![conv(2, 3), with(Activation::Relu, pool(2)), flatten(), dense(1)]));
-    let softmax_conv = infer(&model(&[8, 8, 1], vec![with(Activation::Softmax, conv(2, 3)), flatten(), dense(1)]));
+    let on_pool = infer(&model(
+        &[8, 8, 1],
+        vec![
+            conv(2, 3),
+            with(Activation::Relu, pool(2)),
+            flatten(),
+            dense(1),
+        ],
+    ));
+    let softmax_conv = infer(&model(
+        &[8, 8, 1],
+        vec![with(Activation::Softmax, conv(2, 3)), flatten(), dense(1)],
+    ));
 
     assert_eq!(
         messages(&on_pool),
-        ["layer 2 `maxpool(2)` takes no activation, but `relu` follows it; put the activation \
-          on the layer before, or remove it"]
+        [
+            "layer 2 `maxpool(2)` takes no activation, but `relu` follows it; put the activation \
+          on the layer before, or remove it"
+        ]
     );
     assert_eq!(on_pool.problems[0].site, Site::Activation(1));
     assert!(messages(&softmax_conv)[0].contains("`softmax` is only supported on `dense`"));
@@ -354,11 +492,16 @@ fn empty_model_and_duplicate_names() {
     assert!(inferred[0].is_valid());
     assert_eq!(
         messages(&inferred[1]),
-        ["model `Net` has no layers; declare at least one, e.g. `dense(10) softmax;`",
-         "model `Net` is already declared in this call; rename one of them"]
+        [
+            "model `Net` has no layers; declare at least one, e.g. `dense(10) softmax;`",
+            "model `Net` is already declared in this call; rename one of them"
+        ]
     );
     assert_eq!(inferred[1].problems[0].site, Site::Body);
-    assert_eq!(messages(&inferred[2]), ["model `Net` is already declared in this call; rename one of them"]);
+    assert_eq!(
+        messages(&inferred[2]),
+        ["model `Net` is already declared in this call; rename one of them"]
+    );
 }
 
 #[test]
@@ -369,19 +512,33 @@ fn overflowing_products_are_errors() {
 
     assert_eq!(input.problems.len(), 1);
     assert_eq!(input.problems[0].site, Site::InputList);
-    assert!(input.problems[0].message.ends_with("more values than `usize` can hold"));
+    assert!(input.problems[0]
+        .message
+        .ends_with("more values than `usize` can hold"));
     assert_eq!(params.problems.len(), 1);
-    assert!(params.problems[0].message.starts_with("layer 1 `dense(8)` has more parameters than `usize` can hold"));
+    assert!(params.problems[0]
+        .message
+        .starts_with("layer 1 `dense(8)` has more parameters than `usize` can hold"));
 }
 
 #[test]
 fn errors_of_independent_layers_are_all_reported_without_cascades() {
-    let net = model(&[8, 8, 1], vec![conv(0, 3), pool(2), dropout(1.0), flatten(), dense(0)]);
+    let net = model(
+        &[8, 8, 1],
+        vec![conv(0, 3), pool(2), dropout(1.0), flatten(), dense(0)],
+    );
     let inference = infer(&net);
 
     // Zero filters, the rate and zero units; the pool after the bad conv is not judged.
     let sites: Vec<Site> = inference.problems.iter().map(|p| p.site).collect();
-    assert_eq!(sites, [Site::Arg(0, "filters"), Site::Arg(2, "rate"), Site::Arg(4, "units")]);
+    assert_eq!(
+        sites,
+        [
+            Site::Arg(0, "filters"),
+            Site::Arg(2, "rate"),
+            Site::Arg(4, "units")
+        ]
+    );
     assert!(!inference.is_valid());
 }
 
@@ -402,17 +559,29 @@ fn constant_sizes_become_deferred_checks_with_messages() {
     let mut symbols = Symbols::default();
     let h = Dim::constant(symbols.intern("H"));
     let kernel = Dim::constant(symbols.intern("K"));
-    let conv = Conv2d { filters: k(4), kernel: kernel.clone(), strides: None, padding: Padding::Valid };
+    let conv = Conv2d {
+        filters: k(4),
+        kernel: kernel.clone(),
+        strides: None,
+        padding: Padding::Valid,
+    };
     let net = ModelSpec {
         name: "Net".to_owned(),
         input: Some(vec![h.clone(), k(28), k(1)]),
-        layers: vec![Some(layer(LayerKind::Conv2d(conv), "conv2d(4, K)")), Some(flatten()), Some(dense(10))],
+        layers: vec![
+            Some(layer(LayerKind::Conv2d(conv), "conv2d(4, K)")),
+            Some(flatten()),
+            Some(dense(10)),
+        ],
     };
     let inference = shapes(&net, &symbols);
 
     assert!(inference.is_valid(), "{:?}", inference.problems);
-    let at_most: Vec<&Check> =
-        inference.checks.iter().filter(|c| matches!(c.cond, Cond::AtMost(..))).collect();
+    let at_most: Vec<&Check> = inference
+        .checks
+        .iter()
+        .filter(|c| matches!(c.cond, Cond::AtMost(..)))
+        .collect();
     assert_eq!(at_most.len(), 2);
     assert_eq!(at_most[0].cond, Cond::AtMost(kernel.clone(), h.clone()));
     assert_eq!(at_most[0].site, Site::Arg(0, "kernel"));
@@ -431,29 +600,39 @@ fn constant_sizes_become_deferred_checks_with_messages() {
         .collect();
     assert_eq!(
         nonzero,
-        ["model `Net`: the input height H is 0, but it must be at least 1",
-         "layer 1 `conv2d(4, K)`: the kernel size K is 0, but it must be at least 1"]
+        [
+            "model `Net`: the input height H is 0, but it must be at least 1",
+            "layer 1 `conv2d(4, K)`: the kernel size K is 0, but it must be at least 1"
+        ]
     );
 
     // (H - K + 1)·(28 - K + 1)·4 can overflow, so flatten gets a Fits check.
-    assert!(inference.checks.iter().any(|c| matches!(c.cond, Cond::Fits(_))));
-    assert_eq!(
-        inference.output(),
-        Some(&Shape::Vector(k(10)))
-    );
+    assert!(inference
+        .checks
+        .iter()
+        .any(|c| matches!(c.cond, Cond::Fits(_))));
+    assert_eq!(inference.output(), Some(&Shape::Vector(k(10))));
 }
 
 #[test]
 fn constant_rate_is_checked_by_the_compiler() {
     let mut symbols = Symbols::default();
     let rate = symbols.intern("RATE");
-    let spec = layer(LayerKind::Dropout(Dropout { rate: Rate::Const(rate) }), "dropout(RATE)");
+    let spec = layer(
+        LayerKind::Dropout(Dropout {
+            rate: Rate::Const(rate),
+        }),
+        "dropout(RATE)",
+    );
     let inference = shapes(&model(&[4], vec![spec, dense(1)]), &symbols);
 
     assert!(inference.is_valid());
     assert_eq!(inference.checks.len(), 1);
     assert_eq!(inference.checks[0].cond, Cond::RateInRange(rate));
-    assert_eq!(inference.checks[0].message, "layer 1 `dropout(RATE)`: the rate RATE must be at least 0 and below 1");
+    assert_eq!(
+        inference.checks[0].message,
+        "layer 1 `dropout(RATE)`: the rate RATE must be at least 0 and below 1"
+    );
 }
 
 #[test]

@@ -1,0 +1,10 @@
+dropnet::model! {
+    Net(28, 28, 1) {
+        conv2d(32, 3);
+        maxpool(2) relu;
+        flatten;
+        dense(10) softmax;
+    }
+}
+
+fn main() {}

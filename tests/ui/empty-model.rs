@@ -1,0 +1,5 @@
+dropnet::model! {
+    Net(784) {}
+}
+
+fn main() {}

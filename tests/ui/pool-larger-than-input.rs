@@ -1,0 +1,15 @@
+dropnet::model! {
+    Net(28, 28, 1) {
+        conv2d(32, 3) relu;
+        maxpool(2);
+        conv2d(64, 3) relu;
+        maxpool(2);
+        conv2d(64, 3) relu;
+        maxpool(2);
+        maxpool(2);
+        flatten;
+        dense(10) softmax;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+dropnet::model! {
+    Net(28, 28, 1) {
+        conv2d(32, 3) relu;
+        maxpool(0);
+        flatten;
+        dense(10) softmax;
+    }
+}
+
+fn main() {}
