@@ -46,8 +46,9 @@ use crate::rng;
 pub struct Options {
     /// The larger finite-difference step `h`; the compared estimate uses `h / 2`.
     pub step: f32,
-    /// Smallest denominator of a relative error, so that two nearly zero gradients that
-    /// differ by float noise do not count as a large error.
+    /// Smallest denominator of a relative error (default 0.01): gradients smaller than
+    /// this are compared in absolute terms, because float noise in `L` divided by the
+    /// step is of order 1e-5 and would swamp their relative error.
     pub floor: f64,
     /// Relative disagreement between the `h` and `h / 2` estimates above which an entry is
     /// taken to straddle a kink and is skipped.
@@ -64,7 +65,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             step: 1e-2,
-            floor: 1e-3,
+            floor: 1e-2,
             kink: 1e-2,
             max_entries: 200,
             seed: 0,
@@ -231,8 +232,9 @@ impl Checker<'_> {
             let numeric = self.differences(|checker, delta| {
                 x[[row, col]] = original + delta;
                 let value = checker.objective(x.view());
+                let step = x[[row, col]] - original;
                 x[[row, col]] = original;
-                value
+                (value, step)
             });
             self.record(numeric, analytic[[row, col]], || {
                 format!("input[{row}, {col}]")
@@ -248,8 +250,8 @@ impl Checker<'_> {
             let numeric = self.differences(|checker, delta| {
                 let original = checker.set_param(index, entry, None, delta);
                 let value = checker.objective(input);
-                checker.set_param(index, entry, Some(original), 0.0);
-                value
+                let moved = checker.set_param(index, entry, Some(original), 0.0);
+                (value, moved - original)
             });
             self.record(numeric, analytic[entry], || {
                 format!("{name}[{entry}] (row-major)")
@@ -272,10 +274,15 @@ impl Checker<'_> {
     }
 
     /// Central differences of `eval` with steps `h` and `h / 2`; `None` across a kink.
-    fn differences(&mut self, mut eval: impl FnMut(&mut Self, f32) -> f64) -> Option<f64> {
+    ///
+    /// `eval(checker, delta)` returns `L` with `delta` added to the entry, and the step
+    /// actually taken once the sum is rounded to `f32`, which is what the difference is
+    /// divided by.
+    fn differences(&mut self, mut eval: impl FnMut(&mut Self, f32) -> (f64, f32)) -> Option<f64> {
         let h = self.options.step;
         let mut central = |checker: &mut Self, h: f32| {
-            (eval(checker, h) - eval(checker, -h)) / (2.0 * f64::from(h))
+            let ((above, up), (below, down)) = (eval(checker, h), eval(checker, -h));
+            (above - below) / (f64::from(up) - f64::from(down))
         };
         let coarse = central(self, h);
         let fine = central(self, h / 2.0);

@@ -440,3 +440,287 @@ impl<
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Linear, Relu, Sigmoid, Softmax, Tanh};
+    use crate::gradcheck::{check, random_input, Options};
+    use ndarray::{Array2, ArrayD};
+
+    /// Output positions counted one by one: a window starts every `stride` values, and it
+    /// counts when it fits (valid) or when its first value lies in the input (same).
+    fn brute_force_size(input: usize, kernel: usize, stride: usize, same: bool) -> usize {
+        (0..input)
+            .step_by(stride)
+            .filter(|&start| same || start + kernel <= input)
+            .count()
+    }
+
+    #[test]
+    fn output_size_formula_matches_a_brute_force_count() {
+        for input in 1..=12 {
+            for kernel in 1..=5 {
+                for stride in 1..=4 {
+                    for same in [false, true] {
+                        let expected = brute_force_size(input, kernel, stride, same);
+                        let got = conv_output_size(input, kernel, stride, same);
+                        assert_eq!(got, expected, "{input} {kernel} {stride} {same}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn same_padding_puts_the_extra_zero_after_the_input() {
+        // 5 wide, kernel 3, stride 2: 3 outputs cover (3−1)·2 + 3 = 7, so 1 zero each side.
+        assert_eq!(padding_before(5, 3, 2, true), 1);
+        // 4 wide: 2 outputs cover 5, one zero in total, which TensorFlow puts after.
+        assert_eq!(padding_before(4, 3, 2, true), 0);
+        // 28 wide, kernel 3, stride 1: 28 outputs cover 30, one zero each side.
+        assert_eq!(padding_before(28, 3, 1, true), 1);
+        assert_eq!(padding_before(28, 3, 1, false), 0);
+    }
+
+    /// A convolution written directly from its definition, with TensorFlow's padding.
+    #[allow(clippy::too_many_arguments)]
+    fn naive_conv(
+        input: &Array2<f32>,
+        kernel: &ArrayD<f32>,
+        bias: &ArrayD<f32>,
+        (h, w, c): (usize, usize, usize),
+        (f, k, s, same): (usize, usize, usize, bool),
+    ) -> Array2<f32> {
+        let (out_h, out_w) = (
+            conv_output_size(h, k, s, same),
+            conv_output_size(w, k, s, same),
+        );
+        let total = |size: usize, out: usize| ((out - 1) * s + k).saturating_sub(size);
+        let (top, left) = if same {
+            (total(h, out_h) / 2, total(w, out_w) / 2)
+        } else {
+            (0, 0)
+        };
+        let mut output = Array2::zeros((input.nrows(), out_h * out_w * f));
+        for ((b, o), value) in output.indexed_iter_mut() {
+            let (i, j, filter) = (o / (out_w * f), o / f % out_w, o % f);
+            let mut sum = bias[[filter]];
+            for (kh, kw, ch) in itertools(k, k, c) {
+                let ih = (i * s + kh) as isize - top as isize;
+                let iw = (j * s + kw) as isize - left as isize;
+                if (0..h as isize).contains(&ih) && (0..w as isize).contains(&iw) {
+                    let at = (ih as usize * w + iw as usize) * c + ch;
+                    sum += input[[b, at]] * kernel[[kh, kw, ch, filter]];
+                }
+            }
+            *value = sum;
+        }
+        output
+    }
+
+    fn itertools(a: usize, b: usize, c: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+        (0..a).flat_map(move |i| (0..b).flat_map(move |j| (0..c).map(move |k| (i, j, k))))
+    }
+
+    /// Sets the bias to distinct nonzero values, so tests see it added to the right filter.
+    fn spread_bias(layer: &mut dyn Layer) {
+        let bias = &mut layer.params_mut()[1].value;
+        bias.iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = 0.1 * i as f32 - 0.05);
+    }
+
+    fn compare_with_naive<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const K: usize,
+        const S: usize,
+        const SAME: bool,
+    >() {
+        let mut layer = Conv2d::<H, W, C, F, K, S, SAME, Linear>::new("conv2d", 3);
+        spread_bias(&mut layer);
+        let input = random_input(2, H * W * C, 4);
+        let mut output = Array2::zeros((2, layer.output_len()));
+
+        layer.forward(input.view(), output.view_mut(), Pass::new(Mode::Infer));
+
+        let (kernel, bias) = (&layer.kernel.value, &layer.bias.value);
+        let expected = naive_conv(&input, kernel, bias, (H, W, C), (F, K, S, SAME));
+        for (got, want) in output.iter().zip(expected.iter()) {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn forward_matches_a_direct_convolution() {
+        compare_with_naive::<5, 6, 1, 2, 3, 1, false>();
+        compare_with_naive::<5, 6, 3, 4, 3, 1, false>();
+        compare_with_naive::<5, 6, 3, 4, 3, 1, true>();
+        compare_with_naive::<7, 5, 2, 3, 3, 2, false>();
+        compare_with_naive::<7, 5, 2, 3, 3, 2, true>();
+        compare_with_naive::<6, 6, 2, 2, 2, 2, true>();
+        compare_with_naive::<4, 4, 2, 2, 4, 3, true>();
+        compare_with_naive::<3, 3, 1, 1, 1, 1, false>();
+    }
+
+    #[test]
+    fn relu_output_is_the_clamped_linear_output() {
+        let mut linear = Conv2d::<5, 5, 2, 3, 3, 1, true, Linear>::new("conv2d", 8);
+        let mut relu = Conv2d::<5, 5, 2, 3, 3, 1, true, Relu>::new("conv2d", 8);
+        let input = random_input(2, 50, 1);
+        let (mut a, mut b) = (Array2::zeros((2, 75)), Array2::zeros((2, 75)));
+
+        linear.forward(input.view(), a.view_mut(), Pass::new(Mode::Train));
+        relu.forward(input.view(), b.view_mut(), Pass::new(Mode::Train));
+
+        assert_eq!(a.mapv(|v| v.max(0.0)), b);
+        assert!(a.iter().any(|&v| v < 0.0));
+    }
+
+    /// Gradient check of one instantiation, with a spread bias and a batch of two.
+    fn gradients_match<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const K: usize,
+        const S: usize,
+        const SAME: bool,
+        A: Activation,
+    >(
+        logits: bool,
+    ) {
+        let mut layer = Conv2d::<H, W, C, F, K, S, SAME, A>::new("conv2d", 11);
+        spread_bias(&mut layer);
+        let input = random_input(2, H * W * C, 12);
+        let report = check(
+            &mut layer,
+            input.view(),
+            &Options {
+                logits,
+                ..Options::default()
+            },
+        );
+
+        let what = format!("{H}x{W}x{C} F{F} K{K} S{S} same={SAME} {:?}", A::KIND);
+        assert!(report.worst_relative_error < 1e-2, "{what}: {report}");
+        assert!(report.skipped * 10 <= report.checked, "{what}: {report}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_for_each_padding_and_stride() {
+        gradients_match::<5, 5, 1, 2, 3, 1, false, Linear>(false);
+        gradients_match::<5, 4, 3, 2, 3, 1, false, Linear>(false);
+        gradients_match::<5, 4, 3, 2, 3, 1, true, Linear>(false);
+        gradients_match::<6, 5, 2, 3, 3, 2, false, Linear>(false);
+        gradients_match::<6, 5, 2, 3, 3, 2, true, Linear>(false);
+        gradients_match::<4, 4, 2, 2, 2, 3, true, Linear>(false);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_for_each_activation() {
+        gradients_match::<5, 4, 2, 3, 3, 1, true, Relu>(false);
+        gradients_match::<5, 4, 2, 3, 3, 2, false, Sigmoid>(false);
+        gradients_match::<5, 4, 2, 3, 3, 1, false, Tanh>(false);
+        gradients_match::<5, 4, 2, 3, 3, 1, true, Softmax>(false);
+        // Logits: the activation is skipped both ways, so this is the linear gradient.
+        gradients_match::<5, 4, 2, 3, 3, 1, true, Softmax>(true);
+    }
+
+    #[test]
+    fn logits_pass_skips_the_activation() {
+        let mut softmax = Conv2d::<4, 4, 1, 3, 3, 1, false, Softmax>::new("conv2d", 2);
+        let mut linear = Conv2d::<4, 4, 1, 3, 3, 1, false, Linear>::new("conv2d", 2);
+        let input = random_input(1, 16, 3);
+        let (mut a, mut b) = (Array2::zeros((1, 12)), Array2::zeros((1, 12)));
+
+        softmax.forward(
+            input.view(),
+            a.view_mut(),
+            Pass {
+                mode: Mode::Train,
+                logits: true,
+            },
+        );
+        linear.forward(input.view(), b.view_mut(), Pass::new(Mode::Train));
+
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn kernel_is_glorot_uniform_and_bias_zero() {
+        let layer = Conv2d::<28, 28, 1, 32, 3, 1, false, Relu>::new("conv2d", 42);
+        // fan_in = 3·3·1 = 9, fan_out = 3·3·32 = 288.
+        let limit = (6.0_f64 / (9.0 + 288.0)).sqrt() as f32;
+
+        assert_eq!(layer.kernel.value.shape(), &[3, 3, 1, 32]);
+        assert!(layer.kernel.value.iter().all(|v| v.abs() <= limit));
+        assert!(layer.kernel.value.iter().any(|v| v.abs() > 0.9 * limit));
+        assert!(layer.bias.value.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn same_seed_and_name_give_the_same_kernel_and_another_name_another() {
+        type Conv = Conv2d<8, 8, 2, 4, 3, 1, false, Relu>;
+        let kernel = |name, seed| Conv::new(name, seed).kernel.value;
+
+        assert_eq!(kernel("conv2d", 1), kernel("conv2d", 1));
+        assert_ne!(kernel("conv2d", 1), kernel("conv2d_1", 1));
+        assert_ne!(kernel("conv2d", 1), kernel("conv2d", 2));
+    }
+
+    #[test]
+    fn describes_itself_like_keras() {
+        let layer = Conv2d::<13, 13, 32, 64, 3, 1, false, Relu>::new("conv2d_1", 0);
+        let names: Vec<_> = layer.params().iter().map(|p| p.name).collect();
+
+        assert_eq!(layer.kind(), "Conv2D");
+        assert_eq!(layer.input_dims(), &[13, 13, 32]);
+        assert_eq!(layer.output_dims(), &[11, 11, 64]);
+        assert_eq!(layer.activation(), ActivationKind::Relu);
+        assert_eq!(names, ["kernel", "bias"]);
+        // 3·3·32·64 + 64, as in the Keras summary of the seed CNN.
+        assert_eq!(layer.param_count(), 18_496);
+        assert_eq!(
+            Conv2d::<28, 28, 1, 8, 3, 2, true, Relu>::OUTPUT_DIMS,
+            &[14, 14, 8]
+        );
+    }
+
+    #[test]
+    fn a_smaller_batch_after_a_larger_one_uses_a_prefix() {
+        let mut layer = Conv2d::<6, 6, 2, 3, 3, 1, true, Tanh>::new("conv2d", 5);
+        let input = random_input(4, 72, 6);
+        let mut big = Array2::zeros((4, 108));
+        let mut small = Array2::zeros((1, 108));
+        let mut grad_big = Array2::zeros((4, 72));
+        let mut grad_small = Array2::zeros((1, 72));
+        let pass = Pass::new(Mode::Train);
+
+        layer.forward(input.view(), big.view_mut(), pass);
+        let mut upstream = Array2::ones((4, 108));
+        layer.backward(
+            input.view(),
+            big.view(),
+            upstream.view_mut(),
+            Some(grad_big.view_mut()),
+            pass,
+        );
+        let first = input.slice(ndarray::s![..1, ..]);
+        layer.forward(first, small.view_mut(), pass);
+        let mut upstream = Array2::ones((1, 108));
+        layer.backward(
+            first,
+            small.view(),
+            upstream.view_mut(),
+            Some(grad_small.view_mut()),
+            pass,
+        );
+
+        assert_eq!(small.row(0), big.row(0));
+        assert_eq!(grad_small.row(0), grad_big.row(0));
+    }
+}

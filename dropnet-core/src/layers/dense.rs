@@ -136,3 +136,132 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, 
         vec![&mut self.kernel, &mut self.bias]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Linear, Relu, Sigmoid, Softmax, Tanh};
+    use crate::gradcheck::{check, random_input, Options};
+    use crate::layer::Mode;
+    use ndarray::Array2;
+
+    fn spread_bias(layer: &mut dyn Layer) {
+        let bias = &mut layer.params_mut()[1].value;
+        bias.iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = 0.2 * i as f32 - 0.3);
+    }
+
+    #[test]
+    fn forward_is_input_times_kernel_plus_bias() {
+        let mut layer = Dense::<4, 3, Linear>::new("dense", 1);
+        spread_bias(&mut layer);
+        let input = random_input(5, 4, 2);
+        let mut output = Array2::zeros((5, 3));
+
+        layer.forward(input.view(), output.view_mut(), Pass::new(Mode::Infer));
+
+        let kernel = &layer.kernel.value;
+        for ((b, j), &got) in output.indexed_iter() {
+            let sum: f32 = (0..4).map(|i| input[[b, i]] * kernel[[i, j]]).sum();
+            let want = sum + layer.bias.value[[j]];
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+    }
+
+    fn gradients_match<A: Activation>(logits: bool) {
+        let mut layer = Dense::<6, 4, A>::new("dense", 3);
+        spread_bias(&mut layer);
+        let input = random_input(3, 6, 4);
+        let report = check(
+            &mut layer,
+            input.view(),
+            &Options {
+                logits,
+                ..Options::default()
+            },
+        );
+
+        assert!(
+            report.worst_relative_error < 1e-2,
+            "{:?}: {report}",
+            A::KIND
+        );
+        assert!(report.skipped * 10 <= report.checked, "{report}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_for_each_activation() {
+        gradients_match::<Linear>(false);
+        gradients_match::<Relu>(false);
+        gradients_match::<Sigmoid>(false);
+        gradients_match::<Tanh>(false);
+        gradients_match::<Softmax>(false);
+        gradients_match::<Softmax>(true);
+    }
+
+    #[test]
+    fn logits_pass_skips_the_activation() {
+        let mut softmax = Dense::<5, 3, Softmax>::new("dense", 2);
+        let mut linear = Dense::<5, 3, Linear>::new("dense", 2);
+        let input = random_input(2, 5, 3);
+        let (mut a, mut b) = (Array2::zeros((2, 3)), Array2::zeros((2, 3)));
+
+        softmax.forward(
+            input.view(),
+            a.view_mut(),
+            Pass {
+                mode: Mode::Train,
+                logits: true,
+            },
+        );
+        linear.forward(input.view(), b.view_mut(), Pass::new(Mode::Train));
+
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn kernel_is_glorot_uniform_and_bias_zero() {
+        let layer = Dense::<1600, 10, Softmax>::new("dense", 42);
+        let limit = (6.0_f64 / 1610.0).sqrt() as f32;
+
+        assert_eq!(layer.kernel.value.shape(), &[1600, 10]);
+        assert!(layer.kernel.value.iter().all(|v| v.abs() <= limit));
+        assert!(layer.kernel.value.iter().any(|v| v.abs() > 0.99 * limit));
+        assert!(layer.bias.value.iter().all(|&v| v == 0.0));
+        assert_eq!(
+            Dense::<1600, 10, Softmax>::new("dense", 42).kernel,
+            layer.kernel
+        );
+        assert_ne!(
+            Dense::<1600, 10, Softmax>::new("dense_1", 42).kernel,
+            layer.kernel
+        );
+    }
+
+    #[test]
+    fn a_smaller_batch_after_a_larger_one_works() {
+        let mut layer = Dense::<3, 2, Tanh>::new("dense", 1);
+        let input = random_input(4, 3, 5);
+        let (mut big, mut small) = (Array2::zeros((4, 2)), Array2::zeros((1, 2)));
+        let pass = Pass::new(Mode::Train);
+
+        layer.forward(input.view(), big.view_mut(), pass);
+        layer.forward(input.slice(ndarray::s![..1, ..]), small.view_mut(), pass);
+
+        assert_eq!(small.row(0), big.row(0));
+    }
+
+    #[test]
+    fn describes_itself_like_keras() {
+        let layer = Dense::<1600, 10, Softmax>::new("dense", 0);
+        let names: Vec<_> = layer.params().iter().map(|p| p.name).collect();
+
+        assert_eq!(layer.kind(), "Dense");
+        assert_eq!(layer.input_dims(), &[1600]);
+        assert_eq!(layer.output_dims(), &[10]);
+        assert_eq!(layer.activation(), ActivationKind::Softmax);
+        assert_eq!(names, ["kernel", "bias"]);
+        assert_eq!(layer.param_count(), 16_010);
+    }
+}

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use ndarray::{ArrayView2, ArrayViewMut2, Zip};
-use rand::RngCore as _;
+use rand::Rng as _;
 
 use super::{check_width, prefix};
 use crate::error::{Error, Result};
@@ -39,6 +39,8 @@ pub struct Dropout<Sh: Shape> {
     mc_rng: Rng,
     /// The last training mask as multipliers (0 or `scale`), `[batch, Sh::LEN]`.
     mask: Vec<f32>,
+    /// Scratch for the random numbers of one pass, `[batch, Sh::LEN]`.
+    draws: Vec<u32>,
     /// Batch size whose mask `mask` holds, set by a training forward.
     cached_batch: Option<usize>,
     frozen: bool,
@@ -82,6 +84,7 @@ impl<Sh: Shape> Dropout<Sh> {
             train_rng: rng::stream(seed, name, "dropout"),
             mc_rng: rng::stream(seed, name, "mc"),
             mask: Vec::new(),
+            draws: Vec::new(),
             cached_batch: None,
             frozen: false,
             shape: PhantomData,
@@ -102,12 +105,22 @@ impl<Sh: Shape> Dropout<Sh> {
         self.frozen = frozen;
     }
 
-    /// Fills `mask` with 0 (dropped) or `scale` (kept), one draw from `rng` per value.
-    fn draw(rng: &mut Rng, threshold: u64, scale: f32, mask: &mut [f32]) {
-        for m in mask {
-            let dropped = u64::from(rng.next_u32()) < threshold;
-            *m = if dropped { 0.0 } else { scale };
+    /// Draws one 32-bit number per value from `rng` into the scratch buffer and returns
+    /// the multipliers they give: 0 (dropped) or `scale` (kept).
+    fn draw<'a>(
+        rng: &'a mut Rng,
+        draws: &'a mut Vec<u32>,
+        len: usize,
+        (threshold, scale): (u64, f32),
+    ) -> impl Iterator<Item = f32> + 'a {
+        if draws.len() < len {
+            draws.resize(len, 0);
         }
+        // One bulk fill keeps the generator in its fast block path.
+        rng.fill(&mut draws[..len]);
+        draws[..len]
+            .iter()
+            .map(move |&d| if u64::from(d) < threshold { 0.0 } else { scale })
     }
 
     /// Training forward: draws (or replays) the mask, keeps it, applies it.
@@ -117,9 +130,11 @@ impl<Sh: Shape> Dropout<Sh> {
     fn forward_train(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>) {
         let batch = input.nrows();
         let replay = self.frozen && self.cached_batch == Some(batch);
+        let cut = self.cut();
         let mask = prefix(&mut self.mask, batch * Sh::LEN);
         if !replay {
-            Self::draw(&mut self.train_rng, self.threshold, self.scale, mask);
+            let drawn = Self::draw(&mut self.train_rng, &mut self.draws, mask.len(), cut);
+            mask.iter_mut().zip(drawn).for_each(|(m, d)| *m = d);
         }
         self.cached_batch = Some(batch);
 
@@ -140,13 +155,19 @@ impl<Sh: Shape> Dropout<Sh> {
         input: ArrayView2<'_, f32>,
         mut output: ArrayViewMut2<'_, f32>,
     ) {
+        let (len, cut) = (input.len(), self.cut());
+        let mut drawn = Self::draw(&mut self.mc_rng, &mut self.draws, len, cut);
         // Rows and then values, so the draws follow row-major order whatever the layouts.
         for (mut out_row, in_row) in output.rows_mut().into_iter().zip(input.rows()) {
-            for (y, &x) in out_row.iter_mut().zip(in_row.iter()) {
-                let dropped = u64::from(self.mc_rng.next_u32()) < self.threshold;
-                *y = x * if dropped { 0.0 } else { self.scale };
+            for ((y, &x), m) in out_row.iter_mut().zip(in_row.iter()).zip(&mut drawn) {
+                *y = x * m;
             }
         }
+    }
+
+    /// The drop threshold and the survivors' multiplier.
+    fn cut(&self) -> (u64, f32) {
+        (self.threshold, self.scale)
     }
 }
 
@@ -232,5 +253,196 @@ impl<Sh: Shape> Layer for Dropout<Sh> {
             .and(&grad_output)
             .and(&mask)
             .for_each(|d, &g, &m| *d = g * m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check, random_input, Options};
+    use crate::shape::{Image, Vector};
+    use ndarray::Array2;
+
+    const TRAIN: Pass = Pass {
+        mode: Mode::Train,
+        logits: false,
+    };
+
+    fn run(layer: &mut dyn Layer, input: &Array2<f32>, pass: Pass) -> Array2<f32> {
+        let mut output = Array2::from_elem(input.raw_dim(), f32::NAN);
+        layer.forward(input.view(), output.view_mut(), pass);
+        output
+    }
+
+    #[test]
+    fn drops_seventy_percent_and_scales_survivors_by_one_over_point_three() {
+        let mut layer = Dropout::<Vector<1000>>::new("dropout", 42, 0.7);
+        let output = run(&mut layer, &Array2::ones((1000, 1000)), TRAIN);
+
+        let zeros = output.iter().filter(|&&v| v == 0.0).count() as f64 / output.len() as f64;
+        assert!((zeros - 0.7).abs() < 0.005, "{zeros}");
+        let survivor = (1.0_f64 / 0.3) as f32;
+        assert!(output.iter().all(|&v| v == 0.0 || v == survivor));
+    }
+
+    #[test]
+    fn inference_copies_the_input_bit_for_bit() {
+        let mut layer = Dropout::<Vector<6>>::new("dropout", 1, 0.5);
+        let odd = [
+            f32::NAN,
+            -0.0,
+            f32::MIN_POSITIVE / 4.0,
+            f32::INFINITY,
+            1e30,
+            -3.5,
+        ];
+        let input = Array2::from_shape_fn((3, 6), |(_, j)| odd[j]);
+
+        let output = run(&mut layer, &input, Pass::new(Mode::Infer));
+
+        let bits = |a: &Array2<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&output), bits(&input));
+    }
+
+    #[test]
+    fn rate_zero_is_the_identity_in_training_and_not_stochastic() {
+        let mut layer = Dropout::<Image<2, 3, 4>>::new("dropout", 1, 0.0);
+        let input = random_input(5, 24, 1);
+        let output = run(&mut layer, &input, TRAIN);
+        let mut grad = random_input(5, 24, 2);
+        let mut grad_input = Array2::zeros((5, 24));
+        layer.backward(
+            input.view(),
+            output.view(),
+            grad.view_mut(),
+            Some(grad_input.view_mut()),
+            TRAIN,
+        );
+
+        assert_eq!(output, input);
+        assert_eq!(grad_input, grad);
+        assert!(!layer.is_stochastic());
+        assert!(Dropout::<Vector<3>>::new("dropout", 1, 0.1).is_stochastic());
+    }
+
+    #[test]
+    fn masks_repeat_by_seed_and_name_and_change_between_batches() {
+        let input = Array2::ones((4, 50));
+        let masks = |name, seed| {
+            let mut layer = Dropout::<Vector<50>>::new(name, seed, 0.5);
+            [
+                run(&mut layer, &input, TRAIN),
+                run(&mut layer, &input, TRAIN),
+            ]
+        };
+        let [first, second] = masks("dropout", 7);
+
+        assert_eq!(masks("dropout", 7), [first.clone(), second.clone()]);
+        assert_ne!(first, second);
+        assert_ne!(masks("dropout_1", 7)[0], first);
+        assert_ne!(masks("dropout", 8)[0], first);
+    }
+
+    #[test]
+    fn monte_carlo_passes_leave_training_masks_unchanged() {
+        let input = Array2::ones((4, 50));
+        let mut plain = Dropout::<Vector<50>>::new("dropout", 3, 0.4);
+        let mut sampled = plain.clone();
+        let mc = Pass::new(Mode::MonteCarlo);
+
+        let expected = [
+            run(&mut plain, &input, TRAIN),
+            run(&mut plain, &input, TRAIN),
+        ];
+        let first = run(&mut sampled, &input, TRAIN);
+        let sample = run(&mut sampled, &input, mc);
+        let second = run(&mut sampled, &input, TRAIN);
+
+        assert_eq!([first.clone(), second], expected);
+        assert_ne!(sample, first);
+        assert!(sample.iter().any(|&v| v == 0.0) && sample.iter().any(|&v| v > 1.0));
+        // Backward uses the mask of the last training pass, not the Monte Carlo one.
+        let mut grad = Array2::ones((4, 50));
+        let mut grad_input = Array2::zeros((4, 50));
+        sampled.backward(
+            input.view(),
+            first.view(),
+            grad.view_mut(),
+            Some(grad_input.view_mut()),
+            TRAIN,
+        );
+        assert_eq!(grad_input, expected[1]);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_a_frozen_mask() {
+        let mut layer = Dropout::<Image<3, 3, 2>>::new("dropout", 5, 0.3);
+        layer.freeze_mask(true);
+        let report = check(
+            &mut layer,
+            random_input(3, 18, 4).view(),
+            &Options::default(),
+        );
+
+        assert!(report.worst_relative_error < 1e-3, "{report}");
+        assert_eq!(report.checked, 3 * 18);
+    }
+
+    #[test]
+    fn gradient_check_notices_a_mask_that_changes() {
+        let mut layer = Dropout::<Vector<20>>::new("dropout", 5, 0.3);
+        let report = check(
+            &mut layer,
+            random_input(3, 20, 4).view(),
+            &Options::default(),
+        );
+
+        assert_eq!(report.worst_relative_error, f64::INFINITY, "{report}");
+    }
+
+    #[test]
+    fn a_smaller_batch_after_a_larger_one_uses_a_prefix() {
+        let mut layer = Dropout::<Vector<10>>::new("dropout", 2, 0.5);
+        let big = run(&mut layer, &Array2::ones((6, 10)), TRAIN);
+        let input = random_input(2, 10, 1);
+        let small = run(&mut layer, &input, TRAIN);
+        let mut grad = Array2::ones((2, 10));
+        let mut grad_input = Array2::zeros((2, 10));
+        layer.backward(
+            input.view(),
+            small.view(),
+            grad.view_mut(),
+            Some(grad_input.view_mut()),
+            TRAIN,
+        );
+
+        assert_eq!(big.dim(), (6, 10));
+        // The small batch's own mask, not the big batch's first rows, drives backward.
+        let mask = grad_input.clone();
+        assert_eq!(small, &input * &mask);
+    }
+
+    #[test]
+    fn rates_outside_zero_to_one_are_refused() {
+        for rate in [1.0, 1.5, -0.1, f32::NAN] {
+            let error = Dropout::<Vector<3>>::try_new("dropout", 0, rate).unwrap_err();
+            assert!(error.to_string().contains("rate"), "{error}");
+        }
+        assert_eq!(
+            Dropout::<Vector<3>>::try_new("dropout", 0, 0.25)
+                .unwrap()
+                .rate(),
+            0.25
+        );
+    }
+
+    #[test]
+    fn describes_itself_like_keras() {
+        let layer = Dropout::<Image<13, 13, 32>>::new("dropout", 0, 0.25);
+
+        assert_eq!(layer.kind(), "Dropout");
+        assert_eq!(layer.input_dims(), &[13, 13, 32]);
+        assert_eq!(layer.output_dims(), &[13, 13, 32]);
+        assert_eq!(layer.param_count(), 0);
     }
 }

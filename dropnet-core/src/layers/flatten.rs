@@ -88,3 +88,57 @@ impl<Sh: Shape> Layer for Flatten<Sh> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check, random_input, Options};
+    use crate::layer::Mode;
+    use crate::shape::Image;
+    use ndarray::Array2;
+
+    #[test]
+    fn both_passes_copy_in_channels_last_order() {
+        let mut layer = Flatten::<Image<2, 2, 3>>::new("flatten", 0);
+        let input = random_input(3, 12, 1);
+        let mut output = Array2::zeros((3, 12));
+        let mut grad = random_input(3, 12, 2);
+        let mut grad_input = Array2::zeros((3, 12));
+        let pass = Pass::new(Mode::Train);
+
+        layer.forward(input.view(), output.view_mut(), pass);
+        layer.backward(
+            input.view(),
+            output.view(),
+            grad.view_mut(),
+            Some(grad_input.view_mut()),
+            pass,
+        );
+
+        assert_eq!(output, input);
+        assert_eq!(grad_input, grad);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let mut layer = Flatten::<Image<2, 3, 2>>::new("flatten", 0);
+        let report = check(
+            &mut layer,
+            random_input(2, 12, 3).view(),
+            &Options::default(),
+        );
+
+        assert!(report.worst_relative_error < 1e-3, "{report}");
+        assert_eq!(report.checked, 24);
+    }
+
+    #[test]
+    fn describes_itself_like_keras() {
+        let layer = Flatten::<Image<5, 5, 64>>::new("flatten", 0);
+
+        assert_eq!(layer.kind(), "Flatten");
+        assert_eq!(layer.input_dims(), &[5, 5, 64]);
+        assert_eq!(layer.output_dims(), &[1600]);
+        assert_eq!(layer.param_count(), 0);
+    }
+}

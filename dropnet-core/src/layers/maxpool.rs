@@ -25,7 +25,7 @@ pub const fn pool_output_size(input: usize, pool: usize, stride: usize) -> usize
 ///
 /// `output[b, i, j, c] = max over (p, q) < (P, P) of input[b, i·S + p, j·S + q, c]`. When
 /// several values tie for the maximum, the first in row-major window order receives the
-/// gradient. No parameters.
+/// gradient. NaN inputs are skipped by the maximum (as `f32::max` does). No parameters.
 #[derive(Debug, Clone)]
 pub struct MaxPool2d<const H: usize, const W: usize, const C: usize, const P: usize, const S: usize>
 {
@@ -83,37 +83,66 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
     /// Pools `input` into `output` and, when `argmax` is given, records each winner.
     ///
     /// Buffers (row-major): `input` `[batch, H, W, C]`, `output` and `argmax`
-    /// `[batch, out_h, out_w, C]`. Channels are innermost, so each window position is
-    /// compared against a whole run of `C` running maxima at once.
+    /// `[batch, out_h, out_w, C]`.
     fn pool(input: &[f32], output: &mut [f32], mut argmax: Option<&mut [u32]>) {
         for (b, out_sample) in output.chunks_exact_mut(Self::OUT_LEN).enumerate() {
-            let sample = &input[b * Self::IN_LEN..(b + 1) * Self::IN_LEN];
+            let sample = &input[b * Self::IN_LEN..][..Self::IN_LEN];
+            let mut winners = argmax.as_deref_mut().map(|a| &mut a[b * Self::OUT_LEN..]);
             for (pos, best) in out_sample.chunks_exact_mut(C).enumerate() {
                 let (oh, ow) = (pos / Self::OUT_W, pos % Self::OUT_W);
-                let at = |p: usize, q: usize| ((oh * S + p) * W + ow * S + q) * C;
-                let mut winners = argmax.as_deref_mut().map(|a| {
-                    &mut a[b * Self::OUT_LEN + pos * C..b * Self::OUT_LEN + (pos + 1) * C]
-                });
-
-                best.copy_from_slice(&sample[at(0, 0)..at(0, 0) + C]);
-                if let Some(w) = winners.as_deref_mut() {
-                    w.iter_mut()
-                        .enumerate()
-                        .for_each(|(c, i)| *i = (at(0, 0) + c) as u32);
-                }
-                for (p, q) in (0..P).flat_map(|p| (0..P).map(move |q| (p, q))).skip(1) {
-                    let start = at(p, q);
-                    for c in 0..C {
-                        if sample[start + c] > best[c] {
-                            best[c] = sample[start + c];
-                            if let Some(w) = winners.as_deref_mut() {
-                                w[c] = (start + c) as u32;
-                            }
-                        }
-                    }
+                let corner = (oh * S * W + ow * S) * C;
+                match winners.as_deref_mut() {
+                    Some(w) => Self::window_argmax(sample, corner, best, &mut w[pos * C..][..C]),
+                    None => Self::window_max(sample, corner, best),
                 }
             }
         }
+    }
+
+    /// Offsets of a window's taps from its top-left value, in row-major window order.
+    fn taps() -> impl Iterator<Item = usize> {
+        (0..P).flat_map(|p| (0..P).map(move |q| (p * W + q) * C))
+    }
+
+    /// The maxima of one window into `out` (`[C]`).
+    ///
+    /// Channels are innermost, so each tap is compared against the whole run of `C`
+    /// running maxima at once; the maxima live in a local array so the comparisons stay in
+    /// vector registers.
+    fn window_max(sample: &[f32], corner: usize, out: &mut [f32]) {
+        let mut best = [0.0_f32; C];
+        best.copy_from_slice(&sample[corner..][..C]);
+        for tap in Self::taps().skip(1) {
+            let values = &sample[corner + tap..][..C];
+            best.iter_mut()
+                .zip(values)
+                .for_each(|(b, &v)| *b = b.max(v));
+        }
+        out.copy_from_slice(&best);
+    }
+
+    /// Like [`Self::window_max`], also writing each winner's index in the sample into
+    /// `winners` (`[C]`). The first of tied values wins.
+    fn window_argmax(sample: &[f32], corner: usize, out: &mut [f32], winners: &mut [u32]) {
+        let mut best = [0.0_f32; C];
+        let mut index = [0_u32; C];
+        best.copy_from_slice(&sample[corner..][..C]);
+        index
+            .iter_mut()
+            .zip(corner as u32..)
+            .for_each(|(w, i)| *w = i);
+        for tap in Self::taps().skip(1) {
+            let start = corner + tap;
+            let values = sample[start..][..C].iter().zip(start as u32..);
+            for ((b, w), (&v, i)) in best.iter_mut().zip(index.iter_mut()).zip(values) {
+                // All ones where `v` wins, written without a branch so that it vectorises.
+                let wins = 0_u32.wrapping_sub(u32::from(v > *b));
+                *w = (i & wins) | (*w & !wins);
+                *b = b.max(v);
+            }
+        }
+        out.copy_from_slice(&best);
+        winners.copy_from_slice(&index);
     }
 }
 
@@ -211,5 +240,193 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
 
     fn params(&self) -> Vec<&Param> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check, random_input, Options};
+    use ndarray::Array2;
+
+    #[test]
+    fn output_size_formula_matches_a_brute_force_count() {
+        for input in 1..=12 {
+            for pool in 1..=input {
+                for stride in 1..=4 {
+                    let windows = (0..input)
+                        .step_by(stride)
+                        .filter(|s| s + pool <= input)
+                        .count();
+                    assert_eq!(pool_output_size(input, pool, stride), windows);
+                }
+            }
+        }
+    }
+
+    /// Max pooling written from its definition.
+    fn naive_pool(
+        input: &Array2<f32>,
+        (h, w, c): (usize, usize, usize),
+        p: usize,
+        s: usize,
+    ) -> Array2<f32> {
+        let (out_h, out_w) = ((h - p) / s + 1, (w - p) / s + 1);
+        Array2::from_shape_fn((input.nrows(), out_h * out_w * c), |(b, o)| {
+            let (i, j, ch) = (o / (out_w * c), o / c % out_w, o % c);
+            let window = (0..p).flat_map(|y| (0..p).map(move |x| (y, x)));
+            window
+                .map(|(y, x)| input[[b, ((i * s + y) * w + j * s + x) * c + ch]])
+                .fold(f32::NEG_INFINITY, f32::max)
+        })
+    }
+
+    fn compare_with_naive<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const P: usize,
+        const S: usize,
+    >() {
+        let mut layer = MaxPool2d::<H, W, C, P, S>::new("max_pooling2d", 0);
+        let input = random_input(3, H * W * C, 9);
+        let mut train = Array2::zeros((3, layer.output_len()));
+        let mut infer = Array2::zeros((3, layer.output_len()));
+
+        layer.forward(input.view(), train.view_mut(), Pass::new(Mode::Train));
+        layer.forward(input.view(), infer.view_mut(), Pass::new(Mode::Infer));
+
+        assert_eq!(train, naive_pool(&input, (H, W, C), P, S));
+        assert_eq!(infer, train);
+    }
+
+    #[test]
+    fn forward_matches_a_direct_loop() {
+        compare_with_naive::<4, 4, 1, 2, 2>();
+        compare_with_naive::<5, 7, 3, 2, 2>();
+        compare_with_naive::<6, 5, 2, 3, 2>();
+        compare_with_naive::<5, 5, 2, 2, 1>();
+        compare_with_naive::<7, 7, 2, 2, 3>();
+        compare_with_naive::<3, 3, 4, 3, 3>();
+    }
+
+    fn gradients_match<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const P: usize,
+        const S: usize,
+    >() {
+        let mut layer = MaxPool2d::<H, W, C, P, S>::new("max_pooling2d", 0);
+        let input = random_input(2, H * W * C, 21);
+        let report = check(&mut layer, input.view(), &Options::default());
+
+        assert!(
+            report.worst_relative_error < 1e-2,
+            "{H}x{W}x{C} P{P} S{S}: {report}"
+        );
+        assert!(report.skipped * 10 <= report.checked, "{report}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        gradients_match::<4, 4, 2, 2, 2>();
+        gradients_match::<5, 5, 3, 2, 2>();
+        // Overlapping windows (stride < pool) and gaps (stride > pool).
+        gradients_match::<5, 6, 2, 3, 2>();
+        gradients_match::<5, 5, 2, 2, 1>();
+        gradients_match::<7, 7, 2, 2, 3>();
+    }
+
+    #[test]
+    fn backward_sends_each_gradient_to_its_winner_and_sums_overlaps() {
+        // One 3×3 channel, pool 2, stride 1: the centre value 9 wins all four windows.
+        let mut layer = MaxPool2d::<3, 3, 1, 2, 1>::new("max_pooling2d", 0);
+        let input =
+            Array2::from_shape_vec((1, 9), vec![1., 2., 3., 4., 9., 5., 6., 7., 8.]).unwrap();
+        let mut output = Array2::zeros((1, 4));
+        let mut grad_input = Array2::from_elem((1, 9), f32::NAN);
+        let pass = Pass::new(Mode::Train);
+
+        layer.forward(input.view(), output.view_mut(), pass);
+        let mut grad = Array2::from_shape_vec((1, 4), vec![1., 10., 100., 1000.]).unwrap();
+        layer.backward(
+            input.view(),
+            output.view(),
+            grad.view_mut(),
+            Some(grad_input.view_mut()),
+            pass,
+        );
+
+        assert_eq!(output.as_slice().unwrap(), &[9., 9., 9., 9.]);
+        assert_eq!(
+            grad_input.as_slice().unwrap(),
+            &[0., 0., 0., 0., 1111., 0., 0., 0., 0.]
+        );
+    }
+
+    #[test]
+    fn ties_go_to_the_first_value_in_window_order() {
+        let mut layer = MaxPool2d::<2, 2, 1, 2, 2>::new("max_pooling2d", 0);
+        let input = Array2::from_shape_vec((1, 4), vec![0., 3., 3., 1.]).unwrap();
+        let mut output = Array2::zeros((1, 1));
+        let mut grad_input = Array2::zeros((1, 4));
+        let pass = Pass::new(Mode::Train);
+
+        layer.forward(input.view(), output.view_mut(), pass);
+        let mut grad = Array2::ones((1, 1));
+        layer.backward(
+            input.view(),
+            output.view(),
+            grad.view_mut(),
+            Some(grad_input.view_mut()),
+            pass,
+        );
+
+        assert_eq!(grad_input.as_slice().unwrap(), &[0., 1., 0., 0.]);
+    }
+
+    #[test]
+    fn a_smaller_batch_after_a_larger_one_uses_a_prefix() {
+        let mut layer = MaxPool2d::<4, 4, 3, 2, 2>::new("max_pooling2d", 0);
+        let input = random_input(5, 48, 2);
+        let (mut big, mut small) = (Array2::zeros((5, 12)), Array2::zeros((2, 12)));
+        let (mut grad_big, mut grad_small) = (Array2::zeros((5, 48)), Array2::zeros((2, 48)));
+        let upstream = random_input(5, 12, 3);
+        let pass = Pass::new(Mode::Train);
+
+        layer.forward(input.view(), big.view_mut(), pass);
+        let mut g = upstream.clone();
+        layer.backward(
+            input.view(),
+            big.view(),
+            g.view_mut(),
+            Some(grad_big.view_mut()),
+            pass,
+        );
+        let head = input.slice(ndarray::s![..2, ..]);
+        layer.forward(head, small.view_mut(), pass);
+        let mut g = upstream.slice(ndarray::s![..2, ..]).to_owned();
+        layer.backward(
+            head,
+            small.view(),
+            g.view_mut(),
+            Some(grad_small.view_mut()),
+            pass,
+        );
+
+        assert_eq!(small, big.slice(ndarray::s![..2, ..]));
+        assert_eq!(grad_small, grad_big.slice(ndarray::s![..2, ..]));
+    }
+
+    #[test]
+    fn describes_itself_like_keras() {
+        let layer = MaxPool2d::<11, 11, 64, 2, 2>::new("max_pooling2d_1", 0);
+
+        assert_eq!(layer.kind(), "MaxPooling2D");
+        assert_eq!(layer.input_dims(), &[11, 11, 64]);
+        // (11 − 2) / 2 + 1 = 5: the last row and column are dropped, as in Keras.
+        assert_eq!(layer.output_dims(), &[5, 5, 64]);
+        assert_eq!(layer.param_count(), 0);
     }
 }

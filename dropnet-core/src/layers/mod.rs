@@ -124,11 +124,23 @@ fn grad_matrix(grad: &mut ArrayD<f32>, rows: usize, cols: usize) -> ArrayViewMut
 
 /// Adds the column sums of `grad` (`[rows, cols]`) to `bias_grad` (`[cols]`), in row order.
 fn add_column_sums(grad: &ArrayViewMut2<'_, f32>, bias_grad: &mut ArrayD<f32>) {
-    for row in grad.rows() {
-        bias_grad
-            .iter_mut()
-            .zip(row.iter())
-            .for_each(|(sum, &g)| *sum += g);
+    let sums = grad_matrix(bias_grad, 1, grad.ncols())
+        .into_slice()
+        .expect("contiguous");
+    match grad.as_slice() {
+        // Whole rows at a time, so the additions run across the columns in vector lanes.
+        Some(values) => {
+            for row in values.chunks_exact(sums.len()) {
+                sums.iter_mut().zip(row).for_each(|(sum, &g)| *sum += g);
+            }
+        }
+        None => {
+            for row in grad.rows() {
+                sums.iter_mut()
+                    .zip(row.iter())
+                    .for_each(|(sum, &g)| *sum += g);
+            }
+        }
     }
 }
 
