@@ -75,7 +75,8 @@ fn full(model: &Model, inference: &Inference, constants: &Constants) -> Option<T
     let struct_doc = model_doc(attrs, input, output, params, symbols);
     let (input_ty, output_ty) = (shape_type(input, constants), shape_type(output, constants));
     let (input_dims, output_dims) = (shape_dims(input, constants), shape_dims(output, constants));
-    let (input_rank, output_rank) = (input.dims().len(), output.dims().len());
+    let input_rank = Literal::usize_unsuffixed(input.dims().len());
+    let output_rank = Literal::usize_unsuffixed(output.dims().len());
     let params = dim(params, constants);
     let model_name = Literal::string(&name.to_string());
     let checks = checks(model, &inference.checks, constants);

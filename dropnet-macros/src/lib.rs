@@ -16,9 +16,9 @@
 //! }
 //! ```
 //!
-//! The macro runs in three steps, one module each: [`ast`] parses the tokens into models
-//! that keep their spans, [`infer`] computes every shape and checks every rule over plain
-//! numbers, and [`expand`] generates the structs. Use the macro through the `dropnet`
+//! The macro runs in three steps, one module each: `ast` parses the tokens into models
+//! that keep their spans, `infer` computes every shape and checks every rule over plain
+//! numbers, and `expand` generates the structs. Use the macro through the `dropnet`
 //! crate, which re-exports it next to the core types the expansion names.
 
 mod args;

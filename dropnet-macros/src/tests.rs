@@ -3,6 +3,8 @@
 use quote::quote;
 
 use super::{check, expand_model};
+use crate::dim::{ConstId, Dim};
+use crate::ir::Shape;
 
 fn error_messages(tokens: proc_macro2::TokenStream) -> Vec<String> {
     match check(tokens) {
@@ -47,7 +49,7 @@ fn seed_cnn_expands_to_the_core_types() {
         "pubflatten:::dropnet::core::layers::Flatten<::dropnet::core::Image<5,5,64>>",
         "pubdense:::dropnet::core::layers::Dense<1600,10,::dropnet::core::activation::Softmax>",
         "pubconstPARAM_COUNT:usize=34826;",
-        "pubconstINPUT_SHAPE:[usize;3usize]=[28,28,1];",
+        "pubconstINPUT_SHAPE:[usize;3]=[28,28,1];",
         "typeOutput=::dropnet::core::Vector<10>;",
         "constNAME:&'staticstr=\"MnistCnn\";",
         "::new(\"dropout_1\",seed,0.25)",
@@ -124,6 +126,55 @@ fn argument_mistakes_name_the_layer() {
             "layer 7 `dense(10, 20)` takes 1 positional argument, `dense(units)`, but got 2",
         ]
     );
+}
+
+#[test]
+fn keras_habits_get_a_pointed_message() {
+    let messages = error_messages(quote! {
+        Net(8, 8, 1) {
+            conv2d(8, 3, padding = "same");
+            MaxPooling2D(2);
+            flatten;
+            dense(1) linear;
+        }
+    });
+
+    assert_eq!(
+        messages,
+        [
+            "layer 1 `conv2d(8, 3, padding = \"same\")`: the padding is a word, not a string: \
+             write `same` without quotes",
+            "layer 2 `MaxPooling2D` is not a known layer (expected one of: `conv2d`, `maxpool`, \
+             `dropout`, `flatten`, `dense`); did you mean `maxpool`?",
+            "layer 4 `dense(1)`: a layer without an activation is linear; remove `linear`",
+        ]
+    );
+}
+
+#[test]
+fn integer_zero_rate_and_shared_constants_are_accepted() {
+    let inferred = check(quote! {
+        Net(N, N) { dropout(0); flatten; dense(N); }
+    })
+    .expect("valid model");
+
+    // One constant used three times is one symbol: N×N flattened to N*N, then N units.
+    let n = Dim::constant(ConstId(0));
+    let flat = n
+        .mul(&n)
+        .expect("symbolic products do not overflow in the macro");
+    let outputs: Vec<&Shape> = inferred[0]
+        .layers
+        .iter()
+        .flatten()
+        .map(|l| &l.output)
+        .collect();
+    let expected = [
+        Shape::Sequence(n.clone(), n.clone()),
+        Shape::Vector(flat),
+        Shape::Vector(n),
+    ];
+    assert_eq!(outputs, expected.iter().collect::<Vec<_>>());
 }
 
 #[test]
