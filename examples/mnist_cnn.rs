@@ -1,0 +1,105 @@
+//! Trains the classic Keras image classifier on MNIST digits.
+//!
+//! ```text
+//! cargo run --release --example mnist_cnn -- [--epochs 5] [--batch-size 32] [--seed 42]
+//!                                            [--data data/mnist]
+//! ```
+//!
+//! With the 8,000 training and 2,000 test digits shipped in `data/mnist`, five epochs reach
+//! a test accuracy of about 0.98. `--data DIR` takes the official 60,000/10,000 IDX files
+//! unchanged. The last line is machine-readable:
+//! `result: test_accuracy=… test_loss=… epochs=… seconds=…`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use dropnet::core::data::mnist;
+use dropnet::core::prelude::*;
+
+dropnet::model! {
+    /// The seed CNN: two convolution blocks with dropout, then a softmax classifier.
+    pub MnistCnn(28, 28, 1) {
+        conv2d(32, 3) relu;
+        maxpool(2);
+        dropout(0.25);
+        conv2d(64, 3) relu;
+        maxpool(2);
+        dropout(0.25);
+        flatten;
+        dense(10) softmax;
+    }
+}
+
+/// Command-line settings.
+struct Args {
+    epochs: usize,
+    batch_size: usize,
+    seed: u64,
+    data: PathBuf,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        epochs: 5,
+        batch_size: 32,
+        seed: 42,
+        data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist")),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--epochs" => args.epochs = parse_number(&flag, &value()?)?,
+            "--batch-size" => args.batch_size = parse_number(&flag, &value()?)?,
+            "--seed" => args.seed = parse_number(&flag, &value()?)?,
+            "--data" => args.data = PathBuf::from(value()?),
+            "-h" | "--help" => {
+                println!("usage: mnist_cnn [--epochs N] [--batch-size N] [--seed N] [--data DIR]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag `{other}` (try --help)"),
+        }
+    }
+    Ok(args)
+}
+
+fn parse_number<T: std::str::FromStr>(flag: &str, text: &str) -> anyhow::Result<T> {
+    text.parse()
+        .map_err(|_| anyhow::anyhow!("{flag} takes a whole number, got `{text}`"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let data = mnist::load(&args.data)
+        .with_context(|| format!("loading MNIST from {}", args.data.display()))?;
+    println!(
+        "MNIST: {} training and {} test images from {}",
+        data.train_images.len(),
+        data.test_images.len(),
+        args.data.display()
+    );
+    println!("expect a test accuracy of about 0.98 after 5 epochs on the shipped 8,000 images");
+
+    let mut model = MnistCnn::new(args.seed);
+    println!("{}", model.summary());
+    model.compile(Adam::default(), SparseCategoricalCrossentropy);
+
+    let start = Instant::now();
+    model
+        .fit(&data.train_images, &data.train_labels)
+        .epochs(args.epochs)
+        .batch_size(args.batch_size)
+        .validation_data(&data.test_images, &data.test_labels)
+        .verbose(Verbosity::ProgressBar)
+        .run()?;
+    let seconds = start.elapsed().as_secs_f64();
+
+    let test = model.evaluate(&data.test_images, &data.test_labels)?;
+    let accuracy = test.get("accuracy").context("accuracy is reported for classification")?;
+    println!(
+        "result: test_accuracy={accuracy:.4} test_loss={:.4} epochs={} seconds={seconds:.1}",
+        test.loss, args.epochs
+    );
+    Ok(())
+}
