@@ -2,9 +2,9 @@
 
 use std::marker::PhantomData;
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use super::matmul::matmul;
 use super::{
     add_column_sums, check_width, grad_matrix, param_matrix, prefix, reshaped, row_major,
     with_reshaped,
@@ -279,7 +279,7 @@ impl<
         let bias = param_matrix(&self.bias.value, 1, F);
 
         output.assign(&bias.row(0));
-        general_mat_mul(1.0, &patches, &kernel, 1.0, &mut output);
+        matmul(&patches, &kernel.view(), &mut output, true);
 
         if !logits {
             A::apply(output);
@@ -412,7 +412,7 @@ impl<
         let patches = ArrayView2::from_shape((rows, K * K * C), &self.patches[..rows * K * K * C])
             .expect("patch buffer holds rows × K·K·C values");
         let mut kernel_grad = grad_matrix(&mut self.kernel.grad, K * K * C, F);
-        general_mat_mul(1.0, &patches.t(), grad, 1.0, &mut kernel_grad);
+        matmul(&patches.t(), &grad.view(), &mut kernel_grad, true);
 
         add_column_sums(grad, &mut self.bias.grad);
     }
@@ -429,7 +429,7 @@ impl<
         let patch_values = prefix(&mut self.patches, rows * K * K * C);
         let mut grad_patches = ArrayViewMut2::from_shape((rows, K * K * C), patch_values)
             .expect("patch buffer holds rows × K·K·C values");
-        general_mat_mul(1.0, grad, &kernel.t(), 0.0, &mut grad_patches);
+        matmul(&grad.view(), &kernel.t(), &mut grad_patches, false);
 
         let grad_patches = &self.patches[..rows * K * K * C];
         with_reshaped(grad_input, batch, H * W * C, |mut grad_input| {

@@ -2,9 +2,9 @@
 
 use std::marker::PhantomData;
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use super::matmul::matmul;
 use super::{add_column_sums, check_width, grad_matrix, param_matrix};
 use crate::activation::{Activation, ActivationKind};
 use crate::init;
@@ -92,7 +92,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, 
         let bias = param_matrix(&self.bias.value, 1, OUT);
 
         output.assign(&bias.row(0));
-        general_mat_mul(1.0, &input, &kernel, 1.0, &mut output);
+        matmul(&input, &kernel.view(), &mut output, true);
 
         if !pass.logits {
             A::apply(output);
@@ -119,12 +119,12 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, 
         }
 
         let mut kernel_grad = grad_matrix(&mut self.kernel.grad, IN, OUT);
-        general_mat_mul(1.0, &input.t(), &grad_output, 1.0, &mut kernel_grad);
+        matmul(&input.t(), &grad_output.view(), &mut kernel_grad, true);
         add_column_sums(&grad_output, &mut self.bias.grad);
 
         if let Some(mut grad_input) = grad_input {
             let kernel = param_matrix(&self.kernel.value, IN, OUT);
-            general_mat_mul(1.0, &grad_output, &kernel.t(), 0.0, &mut grad_input);
+            matmul(&grad_output.view(), &kernel.t(), &mut grad_input, false);
         }
     }
 

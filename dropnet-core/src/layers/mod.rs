@@ -13,6 +13,7 @@ mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
+mod matmul;
 mod maxpool;
 
 pub use conv2d::{conv_output_size, Conv2d};
