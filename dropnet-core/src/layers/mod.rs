@@ -7,7 +7,8 @@
 //!
 //! Layers own their scratch buffers (im2col patches, pooling indices, dropout masks) as
 //! plain vectors grown to the largest batch seen; a smaller batch works on a prefix, so
-//! nothing is allocated in forward or backward once the largest batch has gone through.
+//! the layers allocate nothing in forward or backward once the largest batch has gone
+//! through. (The matrix-multiply kernel still takes its packing space per call.)
 
 mod conv2d;
 mod dense;
