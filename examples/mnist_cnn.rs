@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     model.compile(Adam::default(), SparseCategoricalCrossentropy);
 
     let start = Instant::now();
-    model
+    let history = model
         .fit(&data.train_images, &data.train_labels)
         .epochs(args.epochs)
         .batch_size(args.batch_size)
@@ -95,8 +95,16 @@ fn main() -> anyhow::Result<()> {
         .run()?;
     let seconds = start.elapsed().as_secs_f64();
 
+    let mut epoch_seconds = history.seconds().to_vec();
+    epoch_seconds.sort_by(f64::total_cmp);
+    if let Some(median) = epoch_seconds.get(epoch_seconds.len() / 2) {
+        println!("median epoch: {median:.2} s (training steps and validation)");
+    }
+
     let test = model.evaluate(&data.test_images, &data.test_labels)?;
-    let accuracy = test.get("accuracy").context("accuracy is reported for classification")?;
+    let accuracy = test
+        .get("accuracy")
+        .context("accuracy is reported for classification")?;
     println!(
         "result: test_accuracy={accuracy:.4} test_loss={:.4} epochs={} seconds={seconds:.1}",
         test.loss, args.epochs

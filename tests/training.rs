@@ -48,7 +48,9 @@ fn data() -> Mnist {
 fn weight_bits<N: Network>(model: &N) -> Vec<u32> {
     let layers = model.layers();
     let params = layers.iter().flat_map(|l| l.params());
-    params.flat_map(|p| p.value.iter().map(|v| v.to_bits()).collect::<Vec<_>>()).collect()
+    params
+        .flat_map(|p| p.value.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        .collect()
 }
 
 /// Trains `N` on 600 images for 2 epochs and returns the history and final weights.
@@ -77,8 +79,15 @@ fn a_short_run_beats_chance_by_a_wide_margin() {
 
     let x = data.train_images.head(1500);
     let y = data.train_labels.head(1500);
-    model.fit(&x, &y).epochs(3).verbose(Verbosity::Silent).run().unwrap();
-    let test = model.evaluate(&data.test_images.head(500), &data.test_labels.head(500)).unwrap();
+    model
+        .fit(&x, &y)
+        .epochs(3)
+        .verbose(Verbosity::Silent)
+        .run()
+        .unwrap();
+    let test = model
+        .evaluate(&data.test_images.head(500), &data.test_labels.head(500))
+        .unwrap();
 
     // Ten classes: chance is 0.10; three epochs on 1,500 digits reach about 0.8.
     let accuracy = test.accuracy.unwrap();
@@ -135,7 +144,12 @@ fn fingerprint_child() {
 #[test]
 fn the_same_seed_gives_the_same_run_in_another_process() {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "fingerprint_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "fingerprint_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("DROPNET_FINGERPRINT_CHILD", "1")
         .output()
         .unwrap();

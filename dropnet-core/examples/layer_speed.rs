@@ -45,12 +45,7 @@ fn main() {
     let mut spent = vec![Duration::ZERO; layers.len()];
 
     // One warm-up batch sizes every buffer.
-    run_batch(
-        &mut layers,
-        &mut acts,
-        &mut grads,
-        &mut [Duration::ZERO; 8],
-    );
+    run_batch(&mut layers, &mut acts, &mut grads, &mut [Duration::ZERO; 8]);
     let start = Instant::now();
     for _ in 0..batches {
         run_batch(&mut layers, &mut acts, &mut grads, &mut spent);

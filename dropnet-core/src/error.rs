@@ -166,11 +166,17 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Builds an [`Error::InvalidConfig`].
     pub fn config(name: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidConfig { name, reason: reason.into() }
+        Error::InvalidConfig {
+            name,
+            reason: reason.into(),
+        }
     }
 }

@@ -45,7 +45,10 @@ pub struct Pass {
 impl Pass {
     /// A pass in `mode` that applies activations.
     pub fn new(mode: Mode) -> Self {
-        Self { mode, logits: false }
+        Self {
+            mode,
+            logits: false,
+        }
     }
 }
 

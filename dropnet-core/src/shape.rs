@@ -72,22 +72,30 @@ impl<S: Shape> Samples<S> {
     pub fn from_array(array: ArrayD<f32>) -> Result<Self> {
         let dims = array.shape().to_vec();
         if dims.len() != S::DIMS.len() + 1 || &dims[1..] != S::DIMS {
-            return Err(Error::DataShape { expected: expected_dims::<S>(), got: dims });
+            return Err(Error::DataShape {
+                expected: expected_dims::<S>(),
+                got: dims,
+            });
         }
         let n = dims[0];
         let data = array
             .as_standard_layout()
             .into_owned()
             .into_shape_with_order((n, S::LEN))
-            .map_err(|_| Error::DataShape { expected: expected_dims::<S>(), got: dims })?;
+            .map_err(|_| Error::DataShape {
+                expected: expected_dims::<S>(),
+                got: dims,
+            })?;
         Ok(Self::from_matrix_unchecked(data))
     }
 
     /// Wraps `values`, which holds `n` samples back to back in channels-last order.
     pub fn from_vec(n: usize, values: Vec<f32>) -> Result<Self> {
         let len = values.len();
-        let data = Array2::from_shape_vec((n, S::LEN), values)
-            .map_err(|_| Error::DataShape { expected: expected_dims::<S>(), got: vec![len] })?;
+        let data = Array2::from_shape_vec((n, S::LEN), values).map_err(|_| Error::DataShape {
+            expected: expected_dims::<S>(),
+            got: vec![len],
+        })?;
         Ok(Self::from_matrix_unchecked(data))
     }
 
@@ -95,13 +103,19 @@ impl<S: Shape> Samples<S> {
     pub fn from_matrix(data: Array2<f32>) -> Result<Self> {
         if data.ncols() != S::LEN {
             let got = data.shape().to_vec();
-            return Err(Error::DataShape { expected: format!("[n, {}]", S::LEN), got });
+            return Err(Error::DataShape {
+                expected: format!("[n, {}]", S::LEN),
+                got,
+            });
         }
         Ok(Self::from_matrix_unchecked(data))
     }
 
     fn from_matrix_unchecked(data: Array2<f32>) -> Self {
-        Self { data, shape: PhantomData }
+        Self {
+            data,
+            shape: PhantomData,
+        }
     }
 
     /// Number of samples.

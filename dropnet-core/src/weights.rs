@@ -65,7 +65,10 @@ pub fn save<N: Network + ?Sized>(model: &N, path: &Path) -> Result<()> {
     let mut views = Vec::with_capacity(tensors.len());
     for (name, shape, bytes) in &tensors {
         let view = TensorView::new(Dtype::F32, shape.clone(), bytes);
-        views.push((name.as_str(), view.map_err(|e| serialize_error(e.to_string()))?));
+        views.push((
+            name.as_str(),
+            view.map_err(|e| serialize_error(e.to_string()))?,
+        ));
     }
     let metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
@@ -111,8 +114,10 @@ pub fn load<N: Network + ?Sized>(model: &mut N, path: &Path) -> Result<()> {
 
     let scalars: usize = slots.iter().map(|(_, param)| param.len()).sum();
     let bytes = read_bounded(path, scalars)?;
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::WeightFile { path: path.into(), reason: e.to_string() })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::WeightFile {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
 
     let values = decode_all(path, &file, &slots)?;
     check_no_extra(&file, &names)?;
@@ -157,7 +162,9 @@ fn read_bounded(path: &Path, scalars: usize) -> Result<Vec<u8>> {
 
     // The limit also catches a file that grew after its length was read.
     let mut bytes = Vec::with_capacity(len as usize);
-    file.take(bound + 1).read_to_end(&mut bytes).map_err(io_err)?;
+    file.take(bound + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
     if bytes.len() as u64 > bound {
         return Err(too_large(bytes.len() as u64));
     }
@@ -174,14 +181,24 @@ fn decode_all(
     for (name, param) in slots {
         let expected = param.value.shape().to_vec();
         let Ok(view) = file.tensor(name) else {
-            return Err(Error::MissingTensor { name: name.clone(), expected });
+            return Err(Error::MissingTensor {
+                name: name.clone(),
+                expected,
+            });
         };
         if view.dtype() != Dtype::F32 {
-            return Err(Error::TensorDtype { name: name.clone(), got: view.dtype().to_string() });
+            return Err(Error::TensorDtype {
+                name: name.clone(),
+                got: view.dtype().to_string(),
+            });
         }
         if view.shape() != expected.as_slice() {
             let got = view.shape().to_vec();
-            return Err(Error::TensorShape { name: name.clone(), expected, got });
+            return Err(Error::TensorShape {
+                name: name.clone(),
+                expected,
+                got,
+            });
         }
 
         // safetensors has checked that the data holds exactly shape-product × 4 bytes.
@@ -190,9 +207,11 @@ fn decode_all(
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        let value = ArrayD::from_shape_vec(IxDyn(&expected), floats).map_err(|e| {
-            Error::WeightFile { path: path.into(), reason: format!("tensor `{name}`: {e}") }
-        })?;
+        let value =
+            ArrayD::from_shape_vec(IxDyn(&expected), floats).map_err(|e| Error::WeightFile {
+                path: path.into(),
+                reason: format!("tensor `{name}`: {e}"),
+            })?;
         values.push(value);
     }
     Ok(values)
@@ -200,10 +219,16 @@ fn decode_all(
 
 /// Refuses tensors the model has no variable for, naming the first in sorted order.
 fn check_no_extra(file: &SafeTensors<'_>, names: &HashSet<String>) -> Result<()> {
-    let mut extra: Vec<&str> = file.names().into_iter().filter(|n| !names.contains(*n)).collect();
+    let mut extra: Vec<&str> = file
+        .names()
+        .into_iter()
+        .filter(|n| !names.contains(*n))
+        .collect();
     extra.sort_unstable();
     match extra.first() {
-        Some(name) => Err(Error::UnexpectedTensor { name: (*name).to_owned() }),
+        Some(name) => Err(Error::UnexpectedTensor {
+            name: (*name).to_owned(),
+        }),
         None => Ok(()),
     }
 }
@@ -251,7 +276,11 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
         return Err(Error::io(path, source));
     };
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!(".{}.{}-{unique}.tmp", file_name.to_string_lossy(), std::process::id());
+    let name = format!(
+        ".{}.{}-{unique}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id()
+    );
     Ok(path.with_file_name(name))
 }
 
@@ -311,7 +340,10 @@ mod tests {
         let err = write_atomically(&path, |file| {
             file.write_all(b"new wei")?;
             file.sync_all()?;
-            Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"))
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ))
         })
         .unwrap_err();
 
@@ -319,7 +351,11 @@ mod tests {
             matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
         );
         assert_eq!(fs::read(&path).unwrap(), b"old weights");
-        assert_eq!(dir.listing(), ["model.safetensors"], "the temporary file was removed");
+        assert_eq!(
+            dir.listing(),
+            ["model.safetensors"],
+            "the temporary file was removed"
+        );
     }
 
     #[test]
@@ -341,8 +377,14 @@ mod tests {
 
         assert_eq!(first.parent(), Some(Path::new("out")));
         let name = first.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with(".model.safetensors.") && name.ends_with(".tmp"), "{name}");
-        assert_ne!(first, second, "two saves in one process use different names");
+        assert!(
+            name.starts_with(".model.safetensors.") && name.ends_with(".tmp"),
+            "{name}"
+        );
+        assert_ne!(
+            first, second,
+            "two saves in one process use different names"
+        );
         assert!(temp_path(Path::new("/")).is_err());
     }
 }

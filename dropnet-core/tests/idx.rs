@@ -17,7 +17,11 @@ fn shipped_mnist_loads_with_documented_sizes_and_class_counts() -> anyhow::Resul
     // Class counts over all 10,000 digits, as listed in the data README.
     let expected = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
     let mut counts = [0usize; 10];
-    let all = data.train_labels.as_slice().iter().chain(data.test_labels.as_slice());
+    let all = data
+        .train_labels
+        .as_slice()
+        .iter()
+        .chain(data.test_labels.as_slice());
     for &label in all {
         counts[label as usize] += 1;
     }

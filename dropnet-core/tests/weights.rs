@@ -138,7 +138,10 @@ fn write_file(path: &Path, tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)]) {
     let views: Vec<(&str, TensorView<'_>)> = tensors
         .iter()
         .map(|(name, dtype, shape, bytes)| {
-            (name.as_str(), TensorView::new(*dtype, shape.clone(), bytes).unwrap())
+            (
+                name.as_str(),
+                TensorView::new(*dtype, shape.clone(), bytes).unwrap(),
+            )
         })
         .collect();
     fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
@@ -146,7 +149,10 @@ fn write_file(path: &Path, tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)]) {
 
 /// The model's own tensors, as F32 entries for [`write_file`].
 fn f32_entries<N: Network>(model: &N) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
-    tensors_of(model).into_iter().map(|(n, s, b)| (n, Dtype::F32, s, b)).collect()
+    tensors_of(model)
+        .into_iter()
+        .map(|(n, s, b)| (n, Dtype::F32, s, b))
+        .collect()
 }
 
 /// Loads `path` into a fresh model, checks that it failed, and that nothing changed.
@@ -156,7 +162,11 @@ fn load_fails(path: &Path) -> Error {
 
     let err = weights::load(&mut target, path).unwrap_err();
 
-    assert_eq!(bits(&target), before, "a failed load changed the model ({err})");
+    assert_eq!(
+        bits(&target),
+        before,
+        "a failed load changed the model ({err})"
+    );
     err
 }
 
@@ -178,7 +188,11 @@ fn round_trip_is_bitwise() {
     weights::load(&mut target, &path).unwrap();
 
     assert_eq!(bits(&target), bits(&source));
-    assert_eq!(dir.listing(), ["model.safetensors"], "no temporary file is left behind");
+    assert_eq!(
+        dir.listing(),
+        ["model.safetensors"],
+        "no temporary file is left behind"
+    );
 }
 
 #[test]
@@ -193,7 +207,10 @@ fn file_names_tensors_by_layer_and_records_metadata() {
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let mut names = file.names();
     names.sort();
-    assert_eq!(names, ["conv2d/bias", "conv2d/kernel", "dense/bias", "dense/kernel"]);
+    assert_eq!(
+        names,
+        ["conv2d/bias", "conv2d/kernel", "dense/bias", "dense/kernel"]
+    );
     // Keras layouts: conv kernel [k_h, k_w, in_channels, filters], dense kernel [in, out].
     let shapes: Vec<(Dtype, Vec<usize>)> = ["conv2d/kernel", "conv2d/bias", "dense/kernel"]
         .iter()
@@ -202,7 +219,11 @@ fn file_names_tensors_by_layer_and_records_metadata() {
         .collect();
     assert_eq!(
         shapes,
-        [(Dtype::F32, vec![3, 3, 1, 2]), (Dtype::F32, vec![2]), (Dtype::F32, vec![8, 3])]
+        [
+            (Dtype::F32, vec![3, 3, 1, 2]),
+            (Dtype::F32, vec![2]),
+            (Dtype::F32, vec![8, 3])
+        ]
     );
     let saved: Vec<f32> = file
         .tensor("conv2d/kernel")
@@ -268,7 +289,10 @@ fn extra_tensor_is_named() {
 
     let err = load_fails(&path);
 
-    assert!(matches!(&err, Error::UnexpectedTensor { name } if name == "dense_1/bias"), "{err:?}");
+    assert!(
+        matches!(&err, Error::UnexpectedTensor { name } if name == "dense_1/bias"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -276,9 +300,15 @@ fn wrong_dtype_is_named() {
     let dir = Scratch::new("dtype");
     let path = dir.path("f64.safetensors");
     let mut entries = f32_entries(&model(1));
-    let bias = entries.iter_mut().find(|(name, ..)| name == "dense/bias").unwrap();
+    let bias = entries
+        .iter_mut()
+        .find(|(name, ..)| name == "dense/bias")
+        .unwrap();
     bias.1 = Dtype::F64;
-    bias.3 = [1.0f64, 2.0, 3.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    bias.3 = [1.0f64, 2.0, 3.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     write_file(&path, &entries);
 
     let err = load_fails(&path);
@@ -333,8 +363,14 @@ fn huge_file_is_refused_before_reading() {
     let start = Instant::now();
     let err = load_fails(&path);
 
-    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
-    let Error::WeightFile { reason, .. } = &err else { panic!("expected WeightFile: {err:?}") };
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+    let Error::WeightFile { reason, .. } = &err else {
+        panic!("expected WeightFile: {err:?}")
+    };
     assert!(reason.contains(&(64u64 << 30).to_string()), "{reason}");
 }
 
@@ -358,9 +394,16 @@ fn failed_rename_leaves_the_target_and_no_temporary_file() {
 
     let err = weights::save(&model(1), &target).unwrap_err();
 
-    assert!(matches!(&err, Error::Io { path, .. } if path == &target), "{err:?}");
+    assert!(
+        matches!(&err, Error::Io { path, .. } if path == &target),
+        "{err:?}"
+    );
     assert_eq!(fs::read(target.join("keep")).unwrap(), b"old");
-    assert_eq!(dir.listing(), ["model.safetensors"], "the temporary file was removed");
+    assert_eq!(
+        dir.listing(),
+        ["model.safetensors"],
+        "the temporary file was removed"
+    );
 }
 
 #[test]

@@ -73,7 +73,11 @@ pub fn read_images(path: impl AsRef<Path>) -> Result<Samples<Image<SIDE, SIDE, 1
     let idx = read_checked(path, Kind::Images, |dims| check_image_dims(path, dims))?;
 
     let count = idx.dims[0];
-    let pixels = idx.data.iter().map(|&byte| f32::from(byte) / 255.0).collect();
+    let pixels = idx
+        .data
+        .iter()
+        .map(|&byte| f32::from(byte) / 255.0)
+        .collect();
     Samples::from_vec(count, pixels)
 }
 
@@ -134,9 +138,15 @@ fn read_checked(
     let dims = source.read_header(kind)?;
     check_dims(&dims)?;
 
-    let len = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
-        idx_error(path, format!("dimensions {dims:?} hold more bytes than memory can address"))
-    })?;
+    let len = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            idx_error(
+                path,
+                format!("dimensions {dims:?} hold more bytes than memory can address"),
+            )
+        })?;
     let data = source.read_values(len)?;
     Ok(IdxBytes { dims, data })
 }
@@ -146,8 +156,10 @@ fn check_image_dims(path: &Path, dims: &[usize]) -> Result<()> {
     if dims[1..] == [SIDE, SIDE] {
         return Ok(());
     }
-    let reason =
-        format!("images are {}×{} pixels, expected {SIDE}×{SIDE} (MNIST)", dims[1], dims[2]);
+    let reason = format!(
+        "images are {}×{} pixels, expected {SIDE}×{SIDE} (MNIST)",
+        dims[1], dims[2]
+    );
     Err(idx_error(path, reason))
 }
 
@@ -180,7 +192,12 @@ impl<'p> Source<'p> {
         } else {
             (Box::new(buffered), Some(file_len))
         };
-        Ok(Self { path, reader, raw_len, consumed: 0 })
+        Ok(Self {
+            path,
+            reader,
+            raw_len,
+            consumed: 0,
+        })
     }
 
     /// Reads the magic number and the dimensions, checking them against `kind`.
@@ -264,7 +281,11 @@ impl<'p> Source<'p> {
             Some(_) => "the file has",
             None => "after gzip decompression the file has",
         };
-        let problem = if found < expected { "truncated" } else { "trailing bytes" };
+        let problem = if found < expected {
+            "truncated"
+        } else {
+            "trailing bytes"
+        };
         let reason =
             format!("{problem}: the header announces {expected} bytes, {what}{found_note} {found}");
         idx_error(self.path, reason)
@@ -294,11 +315,17 @@ fn check_magic(path: &Path, magic: [u8; 4], kind: Kind) -> Result<u8> {
     let expected = kind.describe();
 
     let problem = if zero_a != 0 || zero_b != 0 {
-        Some(format!("not an IDX file: expected {expected}, found {found}"))
+        Some(format!(
+            "not an IDX file: expected {expected}, found {found}"
+        ))
     } else if value_type != UNSIGNED_BYTE {
-        Some(format!("expected {expected}, found {found}; only unsigned bytes (0x08) are read"))
+        Some(format!(
+            "expected {expected}, found {found}; only unsigned bytes (0x08) are read"
+        ))
     } else if kind.rank().is_some_and(|r| r != rank) || rank == 0 {
-        Some(format!("wrong kind of IDX file: expected {expected}, found {found}"))
+        Some(format!(
+            "wrong kind of IDX file: expected {expected}, found {found}"
+        ))
     } else {
         None
     };
@@ -337,7 +364,10 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Builds an [`Error::Idx`].
 fn idx_error(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Idx { path: PathBuf::from(path), reason: reason.into() }
+    Error::Idx {
+        path: PathBuf::from(path),
+        reason: reason.into(),
+    }
 }
 
 #[cfg(test)]
@@ -467,7 +497,13 @@ mod tests {
         let path = dir.write("matrix", &bytes);
 
         let idx = read_bytes(path).unwrap();
-        assert_eq!(idx, IdxBytes { dims: vec![2, 3], data: vec![1, 2, 3, 4, 5, 6] });
+        assert_eq!(
+            idx,
+            IdxBytes {
+                dims: vec![2, 3],
+                data: vec![1, 2, 3, 4, 5, 6]
+            }
+        );
     }
 
     #[test]
@@ -483,7 +519,10 @@ mod tests {
         let gz_reason = idx_reason(read_images(gz).unwrap_err());
         for reason in [raw_reason, gz_reason] {
             assert!(reason.starts_with("truncated"), "{reason}");
-            assert!(reason.contains("1584") && reason.contains("1574"), "{reason}");
+            assert!(
+                reason.contains("1584") && reason.contains("1574"),
+                "{reason}"
+            );
         }
     }
 
@@ -493,7 +532,10 @@ mod tests {
         let path = dir.write("images", &header(&[2, 28, 28])[..9]);
 
         let reason = idx_reason(read_images(path).unwrap_err());
-        assert!(reason.contains("after 9 bytes, inside the IDX header"), "{reason}");
+        assert!(
+            reason.contains("after 9 bytes, inside the IDX header"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -506,7 +548,10 @@ mod tests {
 
         let raw_reason = idx_reason(read_labels(raw).unwrap_err());
         assert!(raw_reason.contains("trailing bytes"), "{raw_reason}");
-        assert!(raw_reason.contains("11 bytes") && raw_reason.contains("15"), "{raw_reason}");
+        assert!(
+            raw_reason.contains("11 bytes") && raw_reason.contains("15"),
+            "{raw_reason}"
+        );
         let gz_reason = idx_reason(read_labels(gz).unwrap_err());
         assert!(gz_reason.contains("trailing bytes"), "{gz_reason}");
     }
@@ -517,7 +562,10 @@ mod tests {
         let path = dir.write("labels", &[]);
 
         let reason = idx_reason(read_labels(path).unwrap_err());
-        assert_eq!(reason, "the file is empty, expected a label file (magic 0x00000801)");
+        assert_eq!(
+            reason,
+            "the file is empty, expected a label file (magic 0x00000801)"
+        );
     }
 
     #[test]
@@ -529,7 +577,10 @@ mod tests {
 
         let reason = idx_reason(read_images(path).unwrap_err());
         assert!(reason.starts_with("not an IDX file"), "{reason}");
-        assert!(reason.contains("0x504b0304") && reason.contains("0x00000803"), "{reason}");
+        assert!(
+            reason.contains("0x504b0304") && reason.contains("0x00000803"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -540,7 +591,10 @@ mod tests {
         let path = dir.write("labels", &bytes);
 
         let reason = idx_reason(read_labels(path).unwrap_err());
-        assert!(reason.contains("type 0x0d") && reason.contains("unsigned bytes"), "{reason}");
+        assert!(
+            reason.contains("type 0x0d") && reason.contains("unsigned bytes"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -593,11 +647,18 @@ mod tests {
         let raw_reason = idx_reason(read_images(raw).unwrap_err());
         let gz_reason = idx_reason(read_images(gz).unwrap_err());
 
-        assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            start.elapsed()
+        );
         let expected = (16 + u64::from(u32::MAX) * 784).to_string();
         for reason in [raw_reason, gz_reason] {
             assert!(reason.starts_with("truncated"), "{reason}");
-            assert!(reason.contains(&expected) && reason.contains(" 800"), "{reason}");
+            assert!(
+                reason.contains(&expected) && reason.contains(" 800"),
+                "{reason}"
+            );
         }
     }
 
@@ -610,7 +671,10 @@ mod tests {
         let path = dir.write("images", &bytes);
 
         let reason = idx_reason(read_images(path).unwrap_err());
-        assert!(reason.starts_with("corrupt or truncated gzip data"), "{reason}");
+        assert!(
+            reason.starts_with("corrupt or truncated gzip data"),
+            "{reason}"
+        );
     }
 
     #[test]

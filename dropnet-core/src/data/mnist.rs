@@ -60,7 +60,12 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist> {
     let test_labels = idx::read_labels(find(dir, TEST_LABELS)?)?;
     check_counts(&test_images, &test_labels)?;
 
-    Ok(Mnist { train_images, train_labels, test_images, test_labels })
+    Ok(Mnist {
+        train_images,
+        train_labels,
+        test_images,
+        test_labels,
+    })
 }
 
 /// The path of `name` in `dir`, raw or with `.gz`, whichever exists (raw first).
@@ -72,7 +77,10 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
     }
 
     let message = format!("no such file (tried `{name}` and `{gz_name}`)");
-    Err(Error::io(dir.join(name), io::Error::new(io::ErrorKind::NotFound, message)))
+    Err(Error::io(
+        dir.join(name),
+        io::Error::new(io::ErrorKind::NotFound, message),
+    ))
 }
 
 /// Refuses a set whose images and labels differ in number.
@@ -80,7 +88,10 @@ fn check_counts(images: &Samples<MnistImage>, labels: &Labels) -> Result<()> {
     if images.len() == labels.len() {
         return Ok(());
     }
-    Err(Error::LengthMismatch { inputs: images.len(), targets: labels.len() })
+    Err(Error::LengthMismatch {
+        inputs: images.len(),
+        targets: labels.len(),
+    })
 }
 
 #[cfg(test)]
@@ -145,7 +156,16 @@ mod tests {
 
         let err = load(&dir.0).unwrap_err();
 
-        assert!(matches!(err, Error::LengthMismatch { inputs: 3, targets: 2 }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::LengthMismatch {
+                    inputs: 3,
+                    targets: 2
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -155,7 +175,9 @@ mod tests {
 
         let err = load(&dir.0).unwrap_err();
 
-        let Error::Io { path, source } = &err else { panic!("expected Io, got {err:?}") };
+        let Error::Io { path, source } = &err else {
+            panic!("expected Io, got {err:?}")
+        };
         assert_eq!(path, &dir.0.join(TEST_IMAGES));
         assert_eq!(source.kind(), io::ErrorKind::NotFound);
         let message = err.to_string();
