@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
-use syn::{Error, Ident, Lit, Path, Token};
+use syn::{Error, Ident, Lit, LitBool, Path, Token};
 
 use crate::dim::{ConstId, Dim, Symbols};
 use crate::ir::{Padding, Rate};
@@ -145,6 +145,9 @@ pub struct Signature {
     pub required: &'static [&'static str],
     /// Optional parameters and how to write them: `("padding", "valid | same")`.
     pub optional: &'static [(&'static str, &'static str)],
+    /// Optional `true | false` parameters that may also be written as a bare word meaning
+    /// `= true`, as `return_sequences` in `lstm(64, return_sequences)`.
+    pub flags: &'static [&'static str],
 }
 
 impl Signature {
@@ -202,6 +205,7 @@ pub fn bind(
     let mut keyword_seen = false;
 
     for arg in args {
+        let arg = flag_to_keyword(signature, arg);
         match arg.name.clone() {
             None if keyword_seen => {
                 let message =
@@ -236,6 +240,25 @@ pub fn bind(
         errors.push(missing(signature, &bound, keyword_seen, label, layer));
     }
     (bound, errors)
+}
+
+/// A bare word naming one of the signature's flags, `return_sequences`, becomes the keyword
+/// argument `return_sequences = true`, spanned on the word; any other argument is unchanged.
+fn flag_to_keyword(signature: &Signature, arg: Arg) -> Arg {
+    let word = match (&arg.name, &arg.value) {
+        (None, Value::Path(path)) => path.get_ident().cloned(),
+        _ => None,
+    };
+    match word {
+        Some(word) if signature.flags.iter().any(|flag| word == flag) => {
+            let lit = Lit::Bool(LitBool::new(true, word.span()));
+            Arg {
+                name: Some(word),
+                value: Value::Literal { minus: None, lit },
+            }
+        }
+        _ => arg,
+    }
 }
 
 /// The parameter a keyword names, or why it cannot be used.
@@ -284,6 +307,11 @@ fn too_many(signature: &Signature, given: usize, label: &str, first: &Arg) -> Er
                 .map(|(name, how)| format!("`{name} = {how}`"))
                 .collect();
             message.push_str(&format!("; give the others by name: {}", named.join(", ")));
+        }
+        // A misspelt flag arrives as an extra positional word: `return_sequence`.
+        if let Value::Path(path) = &first.value {
+            let word = path_text(path);
+            message.push_str(&suggest::did_you_mean(&word, signature.flags, &[]));
         }
         message
     };
@@ -442,4 +470,27 @@ pub fn to_padding(arg: &Arg, subject: &str) -> syn::Result<Padding> {
             Err(Error::new_spanned(tokens, message))
         }
     }
+}
+
+/// `true` or `false`, written as a bare word.
+pub fn to_bool(arg: &Arg, subject: &str) -> syn::Result<bool> {
+    let tokens = arg.value.to_token_stream();
+    let got = arg.value.text();
+    let hint = match &arg.value {
+        Value::Literal {
+            lit: Lit::Bool(value),
+            minus: None,
+        } => return Ok(value.value),
+        Value::Literal {
+            lit: Lit::Str(s),
+            minus: None,
+        } if matches!(s.value().as_str(), "true" | "false") => {
+            format!("; write `{}` without quotes", s.value())
+        }
+        // Python's spelling, `True`, is the likely slip.
+        Value::Path(path) => suggest::did_you_mean(&path_text(path), &["true", "false"], &[]),
+        Value::Literal { .. } => String::new(),
+    };
+    let message = format!("{subject} must be `true` or `false`, got `{got}`{hint}");
+    Err(Error::new_spanned(tokens, message))
 }

@@ -37,13 +37,14 @@ mod kw {
     syn::custom_keyword!(dropout);
     syn::custom_keyword!(flatten);
     syn::custom_keyword!(dense);
+    syn::custom_keyword!(lstm);
     syn::custom_keyword!(relu);
     syn::custom_keyword!(sigmoid);
     syn::custom_keyword!(tanh);
     syn::custom_keyword!(softmax);
 }
 
-const LAYER_WORDS: &[&str] = &["conv2d", "maxpool", "dropout", "flatten", "dense"];
+const LAYER_WORDS: &[&str] = &["conv2d", "maxpool", "dropout", "flatten", "dense", "lstm"];
 const ACTIVATION_WORDS: &[&str] = &["relu", "sigmoid", "tanh", "softmax"];
 
 /// Keras spellings a user may reach for, normalized as in [`suggest::nearest`].
@@ -60,26 +61,38 @@ const CONV2D: Signature = Signature {
     name: "conv2d",
     required: &["filters", "kernel"],
     optional: &[("strides", "s"), ("padding", "valid | same")],
+    flags: &[],
 };
 const MAXPOOL: Signature = Signature {
     name: "maxpool",
     required: &["pool"],
     optional: &[("strides", "s")],
+    flags: &[],
 };
 const DROPOUT: Signature = Signature {
     name: "dropout",
     required: &["rate"],
     optional: &[],
+    flags: &[],
 };
 const FLATTEN: Signature = Signature {
     name: "flatten",
     required: &[],
     optional: &[],
+    flags: &[],
 };
 const DENSE: Signature = Signature {
     name: "dense",
     required: &["units"],
     optional: &[],
+    flags: &[],
+};
+
+const LSTM: Signature = Signature {
+    name: "lstm",
+    required: &["units"],
+    optional: &[("return_sequences", "true | false")],
+    flags: &["return_sequences"],
 };
 
 /// Everything a `model!` call declares.
@@ -358,6 +371,7 @@ enum Word {
     Dropout,
     Flatten,
     Dense,
+    Lstm,
 }
 
 impl Word {
@@ -368,6 +382,7 @@ impl Word {
             Word::Dropout => &DROPOUT,
             Word::Flatten => &FLATTEN,
             Word::Dense => &DENSE,
+            Word::Lstm => &LSTM,
         }
     }
 }
@@ -439,6 +454,8 @@ fn parse_word(input: ParseStream<'_>, position: usize) -> syn::Result<(Ident, Wo
         Word::Flatten
     } else if lookahead.peek(kw::dense) {
         Word::Dense
+    } else if lookahead.peek(kw::lstm) {
+        Word::Lstm
     } else {
         return Err(unknown_layer(input, lookahead, position));
     };
@@ -581,6 +598,23 @@ impl Binder<'_> {
             Word::Dense => Some(LayerKind::Dense(ir::Dense {
                 units: self.dim("units")?,
             })),
+            Word::Lstm => self.lstm(),
         }
+    }
+
+    /// `lstm(units, return_sequences = b)`, where `return_sequences` defaults to false.
+    fn lstm(&mut self) -> Option<LayerKind> {
+        let units = self.dim("units");
+        let return_sequences = match self.bound.get("return_sequences") {
+            Some(arg) => {
+                let subject = self.subject("return_sequences");
+                self.keep(args::to_bool(arg, &subject))
+            }
+            None => Some(false),
+        };
+        Some(LayerKind::Lstm(ir::Lstm {
+            units: units?,
+            return_sequences: return_sequences?,
+        }))
     }
 }

@@ -224,6 +224,11 @@ fn layer_type(spec: &LayerSpec, info: &LayerInfo, constants: &Constants) -> Opti
             let (n, units) = (d(n), d(&dense.units));
             quote!(::dropnet::core::layers::Dense<#n, #units, #activation>)
         }
+        (LayerKind::Lstm(lstm), Shape::Sequence(t, f)) => {
+            let (t, f, units) = (d(t), d(f), d(&lstm.units));
+            let seq = lstm.return_sequences;
+            quote!(::dropnet::core::layers::Lstm<#t, #f, #units, #seq>)
+        }
         _ => return None,
     };
     Some(ty)

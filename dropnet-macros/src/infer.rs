@@ -11,10 +11,13 @@
 //! are checked only on their own arguments.
 //!
 //! `flatten` on a vector is accepted and is the identity, as in Keras.
+//!
+//! A message about a sequence or a vector that an `lstm` made names that `lstm`, even
+//! through a `dropout` in between, since the fix (`return_sequences`) is written there.
 
 use crate::dim::{ConstId, Dim, Overflow, Symbols};
 use crate::ir::{input_nouns, param_noun, Padding, Rate, Shape};
-use crate::ir::{Activation, Conv2d, Dense, LayerKind, LayerSpec, MaxPool2d, ModelSpec};
+use crate::ir::{Activation, Conv2d, Dense, LayerKind, LayerSpec, Lstm, MaxPool2d, ModelSpec};
 
 /// Where a problem is, for `ast` to turn into a span. Indices are 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,10 +142,19 @@ pub fn shapes(model: &ModelSpec, symbols: &Symbols) -> Inference {
     let names = keras_names(model.layers.iter().map(|l| l.as_ref().map(|l| &l.kind)));
     let mut layers = Vec::with_capacity(model.layers.len());
     let mut current = input.clone();
+    let mut from_lstm = None;
     for (index, (spec, name)) in model.layers.iter().zip(names).enumerate() {
-        let info = spec
+        let info = spec.as_ref().and_then(|spec| {
+            let at = At {
+                index,
+                text: &spec.text,
+                from_lstm,
+            };
+            layer(&mut cx, &at, spec, current.as_ref(), name)
+        });
+        from_lstm = spec
             .as_ref()
-            .and_then(|spec| layer(&mut cx, index, spec, current.as_ref(), name));
+            .and_then(|spec| next_from_lstm(from_lstm, index, spec, current.as_ref()));
         current = info.as_ref().map(|info| info.output.clone());
         layers.push(info);
     }
@@ -188,6 +200,43 @@ impl Cx<'_> {
 struct At<'s> {
     index: usize,
     text: &'s str,
+    /// The `lstm` whose output this layer reads, if any.
+    from_lstm: Option<FromLstm<'s>>,
+}
+
+/// An `lstm` whose output reaches a later layer unchanged (directly or through dropout).
+#[derive(Debug, Clone, Copy)]
+struct FromLstm<'s> {
+    index: usize,
+    text: &'s str,
+    return_sequences: bool,
+}
+
+impl FromLstm<'_> {
+    fn label(&self) -> String {
+        format!("layer {} `{}`", self.index + 1, self.text)
+    }
+}
+
+/// What the layer after `spec` reads from: `spec` itself if it is an `lstm`; the same
+/// `lstm` as `spec` if `spec` keeps its input's shape (dropout, flatten of a vector);
+/// otherwise no `lstm`.
+fn next_from_lstm<'s>(
+    from_lstm: Option<FromLstm<'s>>,
+    index: usize,
+    spec: &'s LayerSpec,
+    input: Option<&Shape>,
+) -> Option<FromLstm<'s>> {
+    match &spec.kind {
+        LayerKind::Lstm(lstm) => Some(FromLstm {
+            index,
+            text: &spec.text,
+            return_sequences: lstm.return_sequences,
+        }),
+        LayerKind::Dropout(_) => from_lstm,
+        LayerKind::Flatten if matches!(input, Some(Shape::Vector(_))) => from_lstm,
+        _ => None,
+    }
 }
 
 impl At<'_> {
@@ -208,17 +257,13 @@ impl At<'_> {
 /// Checks one layer and computes its output; `input` is `None` after an earlier failure.
 fn layer(
     cx: &mut Cx<'_>,
-    index: usize,
+    at: &At<'_>,
     spec: &LayerSpec,
     input: Option<&Shape>,
     name: String,
 ) -> Option<LayerInfo> {
-    let at = At {
-        index,
-        text: &spec.text,
-    };
-    let arguments_ok = check_arguments(cx, &at, &spec.kind);
-    check_activation(cx, &at, spec);
+    let arguments_ok = check_arguments(cx, at, &spec.kind);
+    check_activation(cx, at, spec);
 
     let input = input?;
     if !arguments_ok {
@@ -226,15 +271,16 @@ fn layer(
     }
 
     let (output, params) = match &spec.kind {
-        LayerKind::Conv2d(conv) => conv2d(cx, &at, conv, input)?,
-        LayerKind::MaxPool2d(pool) => (maxpool2d(cx, &at, pool, input)?, Dim::Known(0)),
+        LayerKind::Conv2d(conv) => conv2d(cx, at, conv, input)?,
+        LayerKind::MaxPool2d(pool) => (maxpool2d(cx, at, pool, input)?, Dim::Known(0)),
         LayerKind::Dropout(_) => (input.clone(), Dim::Known(0)),
-        LayerKind::Flatten => (flatten(cx, &at, input)?, Dim::Known(0)),
-        LayerKind::Dense(dense_args) => dense(cx, &at, dense_args, input)?,
+        LayerKind::Flatten => (flatten(cx, at, input)?, Dim::Known(0)),
+        LayerKind::Dense(dense_args) => dense(cx, at, dense_args, input)?,
+        LayerKind::Lstm(lstm_args) => lstm(cx, at, lstm_args, input)?,
     };
 
     let subject = format!("{} outputs", at.label());
-    if !check_len(cx, Site::Layer(index), &subject, &output) {
+    if !check_len(cx, Site::Layer(at.index), &subject, &output) {
         return None;
     }
     Some(LayerInfo {
@@ -298,6 +344,7 @@ fn check_last_layer(cx: &mut Cx<'_>, model: &ModelSpec) {
             let at = At {
                 index,
                 text: &spec.text,
+                from_lstm: None,
             };
             let message = format!(
                 "{} is the last layer, but a model cannot end with dropout; \
@@ -414,6 +461,7 @@ fn check_arguments(cx: &mut Cx<'_>, at: &At<'_>, kind: &LayerKind) -> bool {
         LayerKind::Dropout(dropout) => check_rate(cx, at, &dropout.rate),
         LayerKind::Flatten => true,
         LayerKind::Dense(dense) => positive(cx, "units", &dense.units),
+        LayerKind::Lstm(lstm) => positive(cx, "units", &lstm.units),
     }
 }
 
@@ -472,9 +520,10 @@ fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, rate: &Rate) -> bool {
     }
 }
 
-/// Only layers with weights (`conv2d`, `dense`) take an activation; on `maxpool`, `dropout`
-/// or `flatten` it belongs on the layer before. `softmax` is taken over each sample's whole
-/// output, which is Keras's meaning only for a vector, so only `dense` takes it.
+/// Only `conv2d` and `dense` take an activation; on `maxpool`, `dropout` or `flatten` it
+/// belongs on the layer before. `softmax` is taken over each sample's whole output, which
+/// is Keras's meaning only for a vector, so only `dense` takes it. An `lstm` has its
+/// activations built in (sigmoid gates, tanh cell, as Keras's defaults).
 fn check_activation(cx: &mut Cx<'_>, at: &At<'_>, spec: &LayerSpec) {
     let Some(activation) = spec.activation else {
         return;
@@ -489,7 +538,17 @@ fn check_activation(cx: &mut Cx<'_>, at: &At<'_>, spec: &LayerSpec) {
             );
             cx.fail(site, message);
         }
+        (LayerKind::Dense(dense), Activation::Softmax) => check_softmax_units(cx, at, &dense.units),
         (LayerKind::Conv2d(_) | LayerKind::Dense(_), _) => {}
+        (LayerKind::Lstm(_), _) => {
+            let message = format!(
+                "{} takes no activation word: its gates use sigmoid and its cell tanh, as in \
+                 Keras; remove `{}`",
+                at.label(),
+                activation.word()
+            );
+            cx.fail(site, message);
+        }
         _ => {
             let message = format!(
                 "{} takes no activation, but `{}` follows it; put the activation on the layer \
@@ -498,6 +557,32 @@ fn check_activation(cx: &mut Cx<'_>, at: &At<'_>, spec: &LayerSpec) {
                 activation.word()
             );
             cx.fail(site, message);
+        }
+    }
+}
+
+/// `softmax` over one unit is `e^x / e^x`, always 1, so it needs at least 2 units. A
+/// single probability is a `sigmoid`; a single regression output has no activation.
+fn check_softmax_units(cx: &mut Cx<'_>, at: &At<'_>, units: &Dim) {
+    let site = Site::Activation(at.index);
+    let fix = "use `sigmoid` for one probability, or no activation for a regression output";
+    match units {
+        Dim::Known(1) => {
+            let message = format!(
+                "{}: `softmax` over a single unit always outputs 1; {fix}",
+                at.label()
+            );
+            cx.fail(site, message);
+        }
+        Dim::Known(_) => {}
+        Dim::Sym(_) => {
+            let message = format!(
+                "{}: `softmax` over a single unit always outputs 1, so {} must be at least 2; \
+                 {fix}",
+                at.label(),
+                cx.show(units)
+            );
+            cx.defer(site, Cond::AtMost(Dim::Known(2), units.clone()), message);
         }
     }
 }
@@ -700,15 +785,28 @@ fn flatten(cx: &mut Cx<'_>, at: &At<'_>, input: &Shape) -> Option<Shape> {
 }
 
 /// `dense(units)` multiplies a flat vector by its kernel, so its input must be a vector;
-/// a map or a sequence needs `flatten;` first.
+/// a map or a sequence needs `flatten;` first. A sequence of every step of an `lstm` can
+/// also become its last step only, by dropping that layer's `return_sequences`.
 fn dense(cx: &mut Cx<'_>, at: &At<'_>, dense: &Dense, input: &Shape) -> Option<(Shape, Dim)> {
     let Shape::Vector(inputs) = input else {
-        let message = format!(
-            "{} needs a flat input, but {} {}; add `flatten;` before it",
-            at.label(),
-            at.source(),
-            input.describe(cx.symbols)
-        );
+        let (label, source) = (at.label(), at.source());
+        let got = input.describe(cx.symbols);
+        let message = match (input, at.from_lstm) {
+            (Shape::Sequence(..), Some(lstm)) if lstm.return_sequences => format!(
+                "{label} needs a flat input, but {source} {got} (every step of {}); remove \
+                 `return_sequences` from layer {} to keep only the last step, or add \
+                 `flatten;` before this layer",
+                lstm.label(),
+                lstm.index + 1
+            ),
+            (Shape::Sequence(..), _) => format!(
+                "{label} needs a flat input, but {source} {got}; add `flatten;` before it, or \
+                 read the sequence with an `lstm` layer first"
+            ),
+            _ => {
+                format!("{label} needs a flat input, but {source} {got}; add `flatten;` before it")
+            }
+        };
         cx.fail(Site::Layer(at.index), message);
         return None;
     };
@@ -721,6 +819,56 @@ fn dense(cx: &mut Cx<'_>, at: &At<'_>, dense: &Dense, input: &Shape) -> Option<(
         format!("{i}*{u} + {u}"),
     )?;
     Some((Shape::Vector(dense.units.clone()), params))
+}
+
+/// An `lstm` has four gates (input, forget, cell, output), each with an `f×u` input
+/// kernel, a `u×u` recurrent kernel and `u` biases: `4*u*(f + u + 1)`.
+pub fn lstm_params(features: &Dim, units: &Dim) -> Result<Dim, Overflow> {
+    let per_unit = features.add(units)?.add(&Dim::Known(1))?;
+    Dim::Known(4).mul(units)?.mul(&per_unit)
+}
+
+/// An `lstm` reads its input one time step at a time, so the input must be a sequence.
+fn expect_sequence<'s>(cx: &mut Cx<'_>, at: &At<'_>, input: &'s Shape) -> Option<[&'s Dim; 2]> {
+    if let Shape::Sequence(t, f) = input {
+        return Some([t, f]);
+    }
+    let fix = match (input, at.from_lstm) {
+        (Shape::Vector(_), Some(lstm)) if !lstm.return_sequences => format!(
+            " (only the last step of {0}); add `return_sequences = true` to {0}",
+            lstm.label()
+        ),
+        (Shape::Vector(n), _) if at.index == 0 => format!(
+            "; declare the input as (time, features), e.g. `({}, 1)` for one value per step",
+            cx.show(n)
+        ),
+        _ if at.index == 0 => "; declare the input as (time, features)".to_owned(),
+        _ => String::new(),
+    };
+    let message = format!(
+        "{} needs a sequence (time×features), but {} {}{fix}",
+        at.label(),
+        at.source(),
+        input.describe(cx.symbols)
+    );
+    cx.fail(Site::Layer(at.index), message);
+    None
+}
+
+/// `lstm(u)` maps a `t×f` sequence to its hidden state at every step, `t×u`, with
+/// `return_sequences`, and otherwise to the state after the last step, `u`.
+fn lstm(cx: &mut Cx<'_>, at: &At<'_>, lstm: &Lstm, input: &Shape) -> Option<(Shape, Dim)> {
+    let [t, f] = expect_sequence(cx, at, input)?;
+    let output = if lstm.return_sequences {
+        Shape::Sequence(t.clone(), lstm.units.clone())
+    } else {
+        Shape::Vector(lstm.units.clone())
+    };
+
+    let [f_text, u] = [f, &lstm.units].map(|d| d.show_atom(cx.symbols));
+    let formula = format!("4*{u}*({f_text} + {u} + 1)");
+    let params = check_params(cx, at, lstm_params(f, &lstm.units), formula)?;
+    Some((output, params))
 }
 
 #[cfg(test)]

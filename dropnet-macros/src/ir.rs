@@ -4,12 +4,11 @@
 //!
 //! Adding a layer kind means: a variant of [`LayerKind`] with a struct of its arguments, an
 //! entry in the signature table and the keyword list of `ast`, one rule function in
-//! `infer`, and one arm in `expand`. For example `lstm(units, return_sequences = true)`
-//! becomes `LayerKind::Lstm(Lstm { units: Dim, return_sequences: bool })`, whose rule needs
-//! a sequence and outputs a sequence or a vector; the dropout family (`spatial_dropout2d`,
-//! `gaussian_dropout`, `alpha_dropout`, `gaussian_noise`) become variants that share
-//! [`Dropout`]'s rate check and identity shape, with `spatial_dropout2d` also needing an
-//! image. New activations (`selu`, `elu`) are variants of [`Activation`].
+//! `infer`, and one arm in `expand`. [`Lstm`] is the model to follow. The dropout family
+//! (`spatial_dropout2d`, `gaussian_dropout`, `alpha_dropout`, `gaussian_noise`) would become
+//! variants that share [`Dropout`]'s rate check and identity shape, with
+//! `spatial_dropout2d` also needing an image. New activations (`selu`, `elu`) are variants
+//! of [`Activation`].
 
 use crate::dim::{ConstId, Dim, Symbols};
 
@@ -48,6 +47,8 @@ pub enum LayerKind {
     Flatten,
     /// `dense(units)`
     Dense(Dense),
+    /// `lstm(units, return_sequences = true | false)`
+    Lstm(Lstm),
 }
 
 /// Arguments of `conv2d`.
@@ -84,6 +85,18 @@ pub struct Dropout {
 pub struct Dense {
     /// Number of outputs.
     pub units: Dim,
+}
+
+/// Arguments of `lstm`.
+///
+/// Keras's `dropout` and `recurrent_dropout` arguments are not accepted yet; they would be
+/// two more optional rates here, checked like [`Dropout::rate`].
+#[derive(Debug, Clone)]
+pub struct Lstm {
+    /// Size of the hidden state, and of the output at each step.
+    pub units: Dim,
+    /// Output every step (`time×units`) instead of the last step only (`units`).
+    pub return_sequences: bool,
 }
 
 /// Convolution border handling, as in Keras.
@@ -138,6 +151,7 @@ impl LayerKind {
             LayerKind::Dropout(_) => "dropout",
             LayerKind::Flatten => "flatten",
             LayerKind::Dense(_) => "dense",
+            LayerKind::Lstm(_) => "lstm",
         }
     }
 }
@@ -190,6 +204,7 @@ pub fn param_noun(param: &str) -> &'static str {
         "pool" => "the pool size",
         "rate" => "the rate",
         "units" => "the number of units",
+        "return_sequences" => "`return_sequences`",
         _ => "the argument",
     }
 }

@@ -38,9 +38,15 @@ use quote::quote;
 /// Each model is `attributes visibility Name(input sizes) { layers }`: the input is
 /// `(height, width, channels)`, `(time, features)` or `(length)`, and layers are
 /// `conv2d(filters, kernel, strides = s, padding = valid | same)`, `maxpool(pool, strides = s)`,
-/// `dropout(rate)`, `flatten` and `dense(units)`, each optionally followed by `relu`,
-/// `sigmoid`, `tanh` or `softmax`, separated by `;`. Sizes are integer literals or paths to
+/// `dropout(rate)`, `flatten`, `dense(units)` and `lstm(units, return_sequences = true |
+/// false)` (the bare word `return_sequences` means `= true`). `conv2d` and `dense` may be
+/// followed by `relu`, `sigmoid`, `tanh` or `softmax` (`softmax` on `dense` only, with at
+/// least 2 units). Layers are separated by `;`. Sizes are integer literals or paths to
 /// `usize` constants; a dropout rate is a literal or a path to an `f32` constant.
+///
+/// An `lstm` needs a sequence and outputs the hidden state after the last step, a vector
+/// of `units`, or with `return_sequences` the state at every step, `time×units`, which a
+/// second `lstm` reads.
 ///
 /// Every shape mistake is a compile error on the offending layer; with constant sizes the
 /// same rules are checked by const evaluation.

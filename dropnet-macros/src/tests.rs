@@ -145,7 +145,7 @@ fn keras_habits_get_a_pointed_message() {
             "layer 1 `conv2d(8, 3, padding = \"same\")`: the padding is a word, not a string: \
              write `same` without quotes",
             "layer 2 `MaxPooling2D` is not a known layer (expected one of: `conv2d`, `maxpool`, \
-             `dropout`, `flatten`, `dense`); did you mean `maxpool`?",
+             `dropout`, `flatten`, `dense`, `lstm`); did you mean `maxpool`?",
             "layer 4 `dense(1)`: a layer without an activation is linear; remove `linear`",
         ]
     );
@@ -175,6 +175,112 @@ fn integer_zero_rate_and_shared_constants_are_accepted() {
         Shape::Vector(n),
     ];
     assert_eq!(outputs, expected.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn forecaster_expands_to_lstm_types() {
+    let code = compact(expand_model(quote! {
+        pub Forecaster(52, 1) {
+            lstm(64, return_sequences = true);
+            dropout(0.3);
+            lstm(32);
+            dropout(0.3);
+            dense(1);
+        }
+    }));
+
+    assert!(!code.contains("compile_error"), "{code}");
+    for expected in [
+        "publstm:::dropnet::core::layers::Lstm<52,1,64,true>",
+        "pubdropout:::dropnet::core::layers::Dropout<::dropnet::core::Sequence<52,64>>",
+        "publstm_1:::dropnet::core::layers::Lstm<52,64,32,false>",
+        "pubdropout_1:::dropnet::core::layers::Dropout<::dropnet::core::Vector<32>>",
+        "pubdense:::dropnet::core::layers::Dense<32,1,::dropnet::core::activation::Linear>",
+        "lstm:<::dropnet::core::layers::Lstm<52,1,64,true>>::new(\"lstm\",seed)",
+        "lstm_1:<::dropnet::core::layers::Lstm<52,64,32,false>>::new(\"lstm_1\",seed)",
+        "pubconstPARAM_COUNT:usize=29345;",
+        "typeInput=::dropnet::core::Sequence<52,1>;",
+        "typeOutput=::dropnet::core::Vector<1>;",
+    ] {
+        assert!(code.contains(expected), "missing {expected} in {code}");
+    }
+}
+
+#[test]
+fn return_sequences_is_a_keyword_or_a_bare_word() {
+    let inferred = check(quote! {
+        Net(10, 2) {
+            lstm(8, return_sequences);
+            lstm(units = 6, return_sequences = true);
+            lstm(4, return_sequences = false);
+            dense(1);
+        }
+    })
+    .expect("valid model");
+
+    let outputs: Vec<&Shape> = inferred[0]
+        .layers
+        .iter()
+        .flatten()
+        .map(|l| &l.output)
+        .collect();
+    let expected = [
+        Shape::Sequence(Dim::Known(10), Dim::Known(8)),
+        Shape::Sequence(Dim::Known(10), Dim::Known(6)),
+        Shape::Vector(Dim::Known(4)),
+        Shape::Vector(Dim::Known(1)),
+    ];
+    assert_eq!(outputs, expected.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn lstm_argument_mistakes_name_the_layer() {
+    let messages = error_messages(quote! {
+        Net(10, 2) {
+            lstm(8, return_sequence = true);
+            lstm(8, return_sequences = 3);
+            lstm(8, return_sequences = True);
+            lstm(8, return_sequences = "true");
+            lstm(8, return_sequences, return_sequences = false);
+            lstm(8, return_sequence);
+            lstm(return_sequences);
+            lstm(8, dropout = 0.2);
+        }
+    });
+
+    assert_eq!(
+        messages,
+        [
+            "layer 1 `lstm(8, return_sequence = true)` has no argument `return_sequence` (it \
+             takes `units`, `return_sequences`); did you mean `return_sequences`?",
+            "layer 2 `lstm(8, return_sequences = 3)`: `return_sequences` must be `true` or \
+             `false`, got `3`",
+            "layer 3 `lstm(8, return_sequences = True)`: `return_sequences` must be `true` or \
+             `false`, got `True`; did you mean `true`?",
+            "layer 4 `lstm(8, return_sequences = \"true\")`: `return_sequences` must be `true` \
+             or `false`, got `\"true\"`; write `true` without quotes",
+            "layer 5 `lstm(8, return_sequences, return_sequences = false)` is given \
+             `return_sequences` twice",
+            "layer 6 `lstm(8, return_sequence)` takes 1 positional argument, `lstm(units)`, but \
+             got 2; give the others by name: `return_sequences = true | false`; did you mean \
+             `return_sequences`?",
+            "layer 7 `lstm(return_sequences)` is missing `units`; write `lstm(units)`",
+            "layer 8 `lstm(8, dropout = 0.2)` has no argument `dropout` (it takes `units`, \
+             `return_sequences`)",
+        ]
+    );
+}
+
+#[test]
+fn lstm_shape_mistakes_are_reported_with_the_rest() {
+    let messages = error_messages(quote! {
+        Net(52, 1) { lstm(64); lstm(32); dense(1) softmax; }
+    });
+
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(messages[0].starts_with("layer 2 `lstm(32)` needs a sequence"));
+    assert!(messages[0].ends_with("add `return_sequences = true` to layer 1 `lstm(64)`"));
+    assert!(messages[1].starts_with("layer 3 `dense(1)`: `softmax` over a single unit"));
 }
 
 #[test]
@@ -215,6 +321,8 @@ fn malformed_input_is_an_error_not_a_panic() {
         quote!(Net(28) { dense(1) relu relu; 42; (dense); dropout(-); }),
         quote!(Net(18446744073709551615, 18446744073709551615) { flatten; dense(2); }),
         quote!(Net(1, 1, 1) { conv2d(1, 1, strides = 0, padding = "same"); }),
+        quote!(Net(4, 1) { lstm(8, return_sequences = -true); lstm(return_sequences =); }),
+        quote!(Net(4, 1) { lstm(return_sequences, 8); lstm(8, true); lstm; dense(1); }),
     ];
     for input in inputs {
         let code = expand_model(input.clone());

@@ -2,7 +2,7 @@
 //! each assertion.
 
 use super::*;
-use crate::ir::Dropout;
+use crate::ir::{Dropout, Lstm};
 
 fn k(n: usize) -> Dim {
     Dim::Known(n)
@@ -74,6 +74,25 @@ fn dense(units: usize) -> LayerSpec {
     layer(
         LayerKind::Dense(Dense { units: k(units) }),
         &format!("dense({units})"),
+    )
+}
+
+fn lstm(units: usize) -> LayerSpec {
+    let lstm = Lstm {
+        units: k(units),
+        return_sequences: false,
+    };
+    layer(LayerKind::Lstm(lstm), &format!("lstm({units})"))
+}
+
+fn lstm_seq(units: usize) -> LayerSpec {
+    let lstm = Lstm {
+        units: k(units),
+        return_sequences: true,
+    };
+    layer(
+        LayerKind::Lstm(lstm),
+        &format!("lstm({units}, return_sequences = true)"),
     )
 }
 
@@ -417,7 +436,7 @@ fn dense_on_a_map_or_sequence_suggests_flatten() {
         messages(&sequence),
         [
             "layer 1 `dense(10)` needs a flat input, but the model input is the sequence 10×8; \
-          add `flatten;` before it"
+          add `flatten;` before it, or read the sequence with an `lstm` layer first"
         ]
     );
 }
@@ -641,4 +660,316 @@ fn keras_names_count_per_kind() {
     let names = keras_names(kinds.iter().map(Some).chain([None]));
 
     assert_eq!(names, ["dense", "flatten", "dense_1", "dense_2", ""]);
+}
+
+#[test]
+fn forecaster_has_the_keras_shapes_names_and_parameter_count() {
+    let net = model(
+        &[52, 1],
+        vec![lstm_seq(64), dropout(0.3), lstm(32), dropout(0.3), dense(1)],
+    );
+    let inference = infer(&net);
+    assert!(inference.is_valid(), "{:?}", inference.problems);
+
+    // Every step of the first lstm, 52×64, kept by dropout; the second keeps the last step.
+    assert_eq!(output_of(&inference, 0), Shape::Sequence(k(52), k(64)));
+    assert_eq!(output_of(&inference, 1), Shape::Sequence(k(52), k(64)));
+    assert_eq!(output_of(&inference, 2), Shape::Vector(k(32)));
+    assert_eq!(inference.output(), Some(&Shape::Vector(k(1))));
+    // 4·64·(1 + 64 + 1) = 16 896, 4·32·(64 + 32 + 1) = 12 416, 32·1 + 1 = 33 (Keras's summary)
+    let params: Vec<Dim> = inference
+        .layers
+        .iter()
+        .flatten()
+        .map(|l| l.params.clone())
+        .collect();
+    assert_eq!(params, [k(16_896), k(0), k(12_416), k(0), k(33)]);
+    assert_eq!(inference.params, Some(k(29_345)));
+    assert!(inference.checks.is_empty());
+
+    let names: Vec<&str> = inference
+        .layers
+        .iter()
+        .flatten()
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(names, ["lstm", "dropout", "lstm_1", "dropout_1", "dense"]);
+}
+
+#[test]
+fn lstm_parameter_formula() {
+    // Four gates, each (f + u + 1)·u: 4·64·66 and 4·32·97.
+    assert_eq!(lstm_params(&k(1), &k(64)), Ok(k(16_896)));
+    assert_eq!(lstm_params(&k(64), &k(32)), Ok(k(12_416)));
+    assert_eq!(lstm_params(&k(3), &k(1)), Ok(k(20)));
+    assert_eq!(lstm_params(&k(1), &k(usize::MAX / 4)), Err(Overflow));
+
+    let mut symbols = Symbols::default();
+    let f = Dim::constant(symbols.intern("F"));
+    let u = Dim::constant(symbols.intern("U"));
+    let symbolic = lstm_params(&f, &u).unwrap();
+    assert_eq!(symbolic.show(&symbols), "4*U*(F + U + 1)");
+    assert!(symbolic.may_overflow());
+    let value = |id: ConstId| [64, 32][id.0];
+    assert_eq!(symbolic.eval_checked(&value), Some(12_416));
+}
+
+#[test]
+fn lstm_sequences_flatten_into_dense_and_one_step_is_enough() {
+    let flat = infer(&model(
+        &[10, 3],
+        vec![lstm_seq(4), flatten(), with(Activation::Sigmoid, dense(1))],
+    ));
+    let one_step = infer(&model(&[1, 2], vec![lstm(3), dense(1)]));
+
+    assert!(flat.is_valid(), "{:?}", flat.problems);
+    // 10×4 flattened to 40; 4·4·(3 + 4 + 1) = 128, 40·1 + 1 = 41
+    assert_eq!(output_of(&flat, 1), Shape::Vector(k(40)));
+    assert_eq!(flat.params, Some(k(169)));
+    assert!(one_step.is_valid(), "{:?}", one_step.problems);
+    // 4·3·(2 + 3 + 1) = 72, 3·1 + 1 = 4
+    assert_eq!(one_step.params, Some(k(76)));
+}
+
+#[test]
+fn lstm_needs_a_sequence() {
+    let image = infer(&model(&[28, 28, 1], vec![lstm(64), dense(10)]));
+    let vector = infer(&model(&[52], vec![lstm(64), dense(1)]));
+    let after_dense = infer(&model(&[8], vec![dense(4), lstm(2), dense(1)]));
+
+    assert_eq!(
+        messages(&image),
+        [
+            "layer 1 `lstm(64)` needs a sequence (time×features), but the model input is \
+          28×28×1; declare the input as (time, features)"
+        ]
+    );
+    assert_eq!(image.problems[0].site, Site::Layer(0));
+    assert_eq!(
+        messages(&vector),
+        [
+            "layer 1 `lstm(64)` needs a sequence (time×features), but the model input is the \
+          vector 52; declare the input as (time, features), e.g. `(52, 1)` for one value per \
+          step"
+        ]
+    );
+    assert_eq!(
+        messages(&after_dense),
+        [
+            "layer 2 `lstm(2)` needs a sequence (time×features), but the previous layer outputs \
+          the vector 4"
+        ]
+    );
+}
+
+#[test]
+fn stacked_lstm_without_return_sequences_names_the_earlier_layer() {
+    let direct = infer(&model(&[52, 1], vec![lstm(64), lstm(32), dense(1)]));
+    let through_dropout = infer(&model(
+        &[52, 1],
+        vec![lstm(64), dropout(0.3), flatten(), lstm(32), dense(1)],
+    ));
+
+    assert_eq!(
+        messages(&direct),
+        [
+            "layer 2 `lstm(32)` needs a sequence (time×features), but the previous layer outputs \
+          the vector 64 (only the last step of layer 1 `lstm(64)`); add \
+          `return_sequences = true` to layer 1 `lstm(64)`"
+        ]
+    );
+    assert_eq!(direct.problems[0].site, Site::Layer(1));
+    // Dropout and the flatten of a vector keep the shape, so the lstm is still the cause.
+    assert!(
+        messages(&through_dropout)[0].starts_with("layer 4 `lstm(32)` needs a sequence"),
+        "{:?}",
+        through_dropout.problems
+    );
+    assert!(messages(&through_dropout)[0]
+        .ends_with("add `return_sequences = true` to layer 1 `lstm(64)`"));
+}
+
+#[test]
+fn dense_after_lstm_sequences_suggests_dropping_return_sequences_or_flatten() {
+    let inference = infer(&model(&[52, 1], vec![lstm_seq(64), dropout(0.3), dense(1)]));
+    // A reshaping layer in between means the lstm is no longer the one to change.
+    let reshaped = infer(&model(
+        &[52, 1],
+        vec![lstm_seq(64), flatten(), lstm(2), dense(1)],
+    ));
+
+    assert_eq!(
+        messages(&inference),
+        [
+            "layer 3 `dense(1)` needs a flat input, but the previous layer outputs the sequence \
+          52×64 (every step of layer 1 `lstm(64, return_sequences = true)`); remove \
+          `return_sequences` from layer 1 to keep only the last step, or add `flatten;` \
+          before this layer"
+        ]
+    );
+    assert_eq!(inference.problems[0].site, Site::Layer(2));
+    assert_eq!(
+        messages(&reshaped),
+        [
+            "layer 3 `lstm(2)` needs a sequence (time×features), but the previous layer outputs \
+          the vector 3328"
+        ]
+    );
+}
+
+#[test]
+fn zero_lstm_units_is_an_error_on_the_argument() {
+    let inference = infer(&model(&[52, 1], vec![lstm(0), dense(1)]));
+
+    assert_eq!(
+        messages(&inference),
+        ["layer 1 `lstm(0)`: the number of units is 0, but it must be at least 1"]
+    );
+    assert_eq!(inference.problems[0].site, Site::Arg(0, "units"));
+}
+
+#[test]
+fn lstm_takes_no_activation_word() {
+    let inference = infer(&model(
+        &[52, 1],
+        vec![with(Activation::Relu, lstm(8)), dense(1)],
+    ));
+
+    assert_eq!(
+        messages(&inference),
+        [
+            "layer 1 `lstm(8)` takes no activation word: its gates use sigmoid and its cell tanh, \
+          as in Keras; remove `relu`"
+        ]
+    );
+    assert_eq!(inference.problems[0].site, Site::Activation(0));
+}
+
+#[test]
+fn softmax_over_one_unit_is_an_error() {
+    let one = infer(&model(
+        &[52, 1],
+        vec![lstm(8), with(Activation::Softmax, dense(1))],
+    ));
+    let two = infer(&model(&[4], vec![with(Activation::Softmax, dense(2))]));
+    let sigmoid = infer(&model(&[4], vec![with(Activation::Sigmoid, dense(1))]));
+
+    assert_eq!(
+        messages(&one),
+        [
+            "layer 2 `dense(1)`: `softmax` over a single unit always outputs 1; use `sigmoid` for \
+          one probability, or no activation for a regression output"
+        ]
+    );
+    assert_eq!(one.problems[0].site, Site::Activation(1));
+    assert!(two.is_valid());
+    assert!(sigmoid.is_valid());
+}
+
+#[test]
+fn softmax_over_constant_units_is_checked_by_the_compiler() {
+    let mut symbols = Symbols::default();
+    let units = Dim::constant(symbols.intern("CLASSES"));
+    let spec = with(
+        Activation::Softmax,
+        layer(
+            LayerKind::Dense(Dense {
+                units: units.clone(),
+            }),
+            "dense(CLASSES)",
+        ),
+    );
+    let inference = shapes(&model(&[4], vec![spec]), &symbols);
+
+    assert!(inference.is_valid(), "{:?}", inference.problems);
+    // The zero check comes first, so a zero is not also reported as a single unit.
+    let conds: Vec<&Cond> = inference.checks.iter().map(|c| &c.cond).collect();
+    assert_eq!(conds[0], &Cond::NonZero(units.clone()));
+    assert_eq!(conds[1], &Cond::AtMost(k(2), units));
+    assert_eq!(inference.checks[1].site, Site::Activation(0));
+    assert_eq!(
+        inference.checks[1].message,
+        "layer 1 `dense(CLASSES)`: `softmax` over a single unit always outputs 1, so CLASSES \
+         must be at least 2; use `sigmoid` for one probability, or no activation for a \
+         regression output"
+    );
+}
+
+#[test]
+fn constant_sequence_sizes_become_deferred_checks() {
+    let mut symbols = Symbols::default();
+    let window = Dim::constant(symbols.intern("WINDOW"));
+    let features = Dim::constant(symbols.intern("FEATURES"));
+    let units = Dim::constant(symbols.intern("UNITS"));
+    let stacked = |units: &Dim, return_sequences| {
+        let text = if return_sequences {
+            "lstm(UNITS, return_sequences = true)"
+        } else {
+            "lstm(UNITS)"
+        };
+        let lstm = Lstm {
+            units: units.clone(),
+            return_sequences,
+        };
+        Some(layer(LayerKind::Lstm(lstm), text))
+    };
+    let net = ModelSpec {
+        name: "Net".to_owned(),
+        input: Some(vec![window.clone(), features.clone()]),
+        layers: vec![
+            stacked(&units, true),
+            Some(dropout(0.2)),
+            stacked(&units, false),
+            Some(dense(1)),
+        ],
+    };
+    let inference = shapes(&net, &symbols);
+
+    assert!(inference.is_valid(), "{:?}", inference.problems);
+    assert_eq!(
+        output_of(&inference, 1),
+        Shape::Sequence(window.clone(), units.clone())
+    );
+    assert_eq!(output_of(&inference, 2), Shape::Vector(units.clone()));
+    let nonzero: Vec<&str> = inference
+        .checks
+        .iter()
+        .filter(|c| matches!(c.cond, Cond::NonZero(_)))
+        .map(|c| c.message.as_str())
+        .collect();
+    assert_eq!(
+        nonzero,
+        [
+            "model `Net`: the number of time steps WINDOW is 0, but it must be at least 1",
+            "model `Net`: the number of features FEATURES is 0, but it must be at least 1",
+            "layer 1 `lstm(UNITS, return_sequences = true)`: the number of units UNITS is 0, \
+             but it must be at least 1",
+            "layer 3 `lstm(UNITS)`: the number of units UNITS is 0, but it must be at least 1",
+        ]
+    );
+    // Parameter counts and the WINDOW×UNITS sequence are products only rustc can check.
+    let fits = inference
+        .checks
+        .iter()
+        .filter(|c| matches!(c.cond, Cond::Fits(_)))
+        .count();
+    assert!(fits >= 3, "{:?}", inference.checks);
+
+    // 4·U·(F + U + 1) twice, plus U·1 + 1, evaluated with F = 1, U = 64.
+    let value = |id: ConstId| [52, 1, 64][id.0];
+    let total = inference.params.as_ref().unwrap();
+    assert_eq!(total.eval_checked(&value), Some(16_896 + 4 * 64 * 129 + 65));
+}
+
+#[test]
+fn keras_names_number_lstms() {
+    let kinds = [
+        lstm_seq(4).kind,
+        dropout(0.1).kind,
+        lstm(2).kind,
+        dense(1).kind,
+    ];
+    let names = keras_names(kinds.iter().map(Some));
+
+    assert_eq!(names, ["lstm", "dropout", "lstm_1", "dense"]);
 }
