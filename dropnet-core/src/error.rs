@@ -129,6 +129,37 @@ pub enum Error {
         expected: &'static str,
     },
 
+    /// A CSV file that does not hold the series asked for.
+    #[error("{path}: {problem}")]
+    Csv {
+        /// The file (or the name given to an in-memory reader).
+        path: PathBuf,
+        /// What is wrong, with the row and column where there is one.
+        problem: CsvProblem,
+    },
+
+    /// A series too short for what was asked of it (a window longer than the series, a
+    /// scale fitted on fewer than two values).
+    #[error("{what} needs at least {needed} values, but the series has {len}")]
+    SeriesTooShort {
+        /// What needed the values (e.g. `a window of 52 steps with horizon 1`).
+        what: String,
+        /// How many values it needs.
+        needed: usize,
+        /// How many there are.
+        len: usize,
+    },
+
+    /// Values whose spread is zero, so dividing by it would give infinities.
+    #[error(
+        "the {what} of the training part have zero standard deviation, so they cannot be \
+         scaled"
+    )]
+    ZeroSpread {
+        /// Which values (`values`, `differences`).
+        what: &'static str,
+    },
+
     // ---- configuration -----------------------------------------------------------------
     /// A setting outside its valid range (batch size 0, a negative learning rate, …).
     #[error("invalid `{name}`: {reason}")]
@@ -161,6 +192,109 @@ pub enum Error {
     /// Monte Carlo prediction on a model with no stochastic layer.
     #[error("the model has no dropout layer, so Monte Carlo prediction would repeat itself")]
     NoDropout,
+}
+
+/// What is wrong with a CSV file, reported inside [`Error::Csv`].
+///
+/// Rows are counted as a spreadsheet shows them: the header is row 1 and the first data row
+/// is row 2. Precisely, a row is the line of the file on which its record starts, so blank
+/// lines count too.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsvProblem {
+    /// Not even a header line.
+    #[error("the file is empty; expected a header line naming the columns")]
+    Empty,
+
+    /// A header and nothing after it.
+    #[error("the file has a header but no data rows")]
+    NoRows,
+
+    /// The header does not name the column asked for.
+    #[error("no column `{column}`; the header has {}", quoted(.present))]
+    MissingColumn {
+        /// The column asked for.
+        column: String,
+        /// The columns the header names, in order.
+        present: Vec<String>,
+    },
+
+    /// A row with another number of fields than the header.
+    #[error("row {row}: expected {expected} fields as in the header, got {got}")]
+    FieldCount {
+        /// The row.
+        row: u64,
+        /// Fields in the header.
+        expected: usize,
+        /// Fields in the row.
+        got: usize,
+    },
+
+    /// A field that is not what its column holds (text in a numeric column, a bad date).
+    #[error("row {row}, column `{column}`: expected {expected}, found `{text}`")]
+    BadValue {
+        /// The row.
+        row: u64,
+        /// The column.
+        column: String,
+        /// The field as written.
+        text: String,
+        /// What the column should hold (`a number`, `a date YYYYMMDD`).
+        expected: &'static str,
+    },
+
+    /// An empty field where gaps are refused.
+    #[error(
+        "row {row}, column `{column}`: the field is empty (a gap) and gaps are refused; \
+         choose `Gaps::Interpolate` or `Gaps::Drop` to accept gaps"
+    )]
+    Gap {
+        /// The row.
+        row: u64,
+        /// The column.
+        column: String,
+    },
+
+    /// A gap before the first or after the last value, which interpolation cannot fill.
+    #[error(
+        "row {row}, column `{column}`: a gap with no value on one side cannot be interpolated; \
+         remove the leading or trailing empty rows or choose `Gaps::Drop`"
+    )]
+    EdgeGap {
+        /// The row.
+        row: u64,
+        /// The column.
+        column: String,
+    },
+
+    /// A time that does not come after the one in the row before.
+    #[error(
+        "row {row}, column `{column}`: `{text}` does not come after `{previous}` in the row \
+         before; rows must be in increasing time order"
+    )]
+    TimeOrder {
+        /// The row.
+        row: u64,
+        /// The time column.
+        column: String,
+        /// The time as written.
+        text: String,
+        /// The time of the row before, as written.
+        previous: String,
+    },
+
+    /// Text the CSV reader cannot split into fields (e.g. invalid UTF-8).
+    #[error("{reason}")]
+    Malformed {
+        /// What the CSV reader reported, with its position.
+        reason: String,
+    },
+}
+
+/// Column names in backticks, separated by commas.
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(", ")
 }
 
 impl Error {

@@ -1,0 +1,375 @@
+//! Scaling fitted on the training part, and sliding windows typed by their length and
+//! features.
+
+use std::ops::Range;
+
+use crate::error::{Error, Result};
+use crate::shape::{Samples, Sequence, Vector};
+
+/// How values become model inputs and targets, with statistics of the training part.
+///
+/// Fit it on the training part only, `&series.values()[..split]`, so the validation part
+/// never influences the scale. `NaN` values (gaps kept under `Gaps::Drop`) are ignored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scaling {
+    /// Values as they are.
+    Raw,
+    /// `(x − mean) / std`, the standard deviation with `ddof = 0` as numpy's default.
+    Standard {
+        /// Mean of the training part.
+        mean: f64,
+        /// Standard deviation of the training part.
+        std: f64,
+    },
+    /// The change from the window's last value, `(x − last) / scale`, for inputs and target
+    /// alike. The window's last step is then always 0 and the target is the change over the
+    /// horizon; a model that predicts 0 is the naive "no change" forecast.
+    Change {
+        /// Standard deviation (`ddof = 0`) of the step-to-step differences of the training
+        /// part, as `np.diff(train).std()`. A prediction `p` is the value
+        /// `last + p × scale` in the series' units.
+        scale: f64,
+    },
+}
+
+impl Scaling {
+    /// Mean and standard deviation of `train`, for [`Scaling::Standard`].
+    ///
+    /// # Errors
+    /// [`Error::SeriesTooShort`] with fewer than two values, [`Error::ZeroSpread`] when they
+    /// are all equal.
+    pub fn standardize(train: &[f64]) -> Result<Self> {
+        let values: Vec<f64> = train.iter().copied().filter(|v| !v.is_nan()).collect();
+        let (mean, std) = mean_std(&values, "standardizing", "values")?;
+        Ok(Scaling::Standard { mean, std })
+    }
+
+    /// Standard deviation of the differences between consecutive values of `train`, for
+    /// [`Scaling::Change`]. A difference with a gap at either end is left out.
+    ///
+    /// # Errors
+    /// [`Error::SeriesTooShort`] with fewer than two differences, [`Error::ZeroSpread`]
+    /// when they are all equal (a straight line).
+    pub fn change(train: &[f64]) -> Result<Self> {
+        let diffs: Vec<f64> = train
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .filter(|d| !d.is_nan())
+            .collect();
+        let (_, scale) = mean_std(&diffs, "scaling differences", "differences")?;
+        Ok(Scaling::Change { scale })
+    }
+
+    /// `value` in model units, for a window whose last value is `last`.
+    fn apply(&self, value: f64, last: f64) -> f64 {
+        match *self {
+            Scaling::Raw => value,
+            Scaling::Standard { mean, std } => (value - mean) / std,
+            Scaling::Change { scale } => (value - last) / scale,
+        }
+    }
+
+    /// A model output back in the series' units, for a window whose last value is `last`.
+    pub fn invert(&self, output: f64, last: f64) -> f64 {
+        match *self {
+            Scaling::Raw => output,
+            Scaling::Standard { mean, std } => output * std + mean,
+            Scaling::Change { scale } => last + output * scale,
+        }
+    }
+}
+
+/// Mean and standard deviation (`ddof = 0`) of at least two values with a spread.
+fn mean_std(values: &[f64], what: &str, name: &'static str) -> Result<(f64, f64)> {
+    if values.len() < 2 {
+        return Err(Error::SeriesTooShort {
+            what: format!("{what} (the training part's {name})"),
+            needed: 2,
+            len: values.len(),
+        });
+    }
+
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let std = variance.sqrt();
+    if std == 0.0 || !std.is_finite() {
+        return Err(Error::ZeroSpread { what: name });
+    }
+    Ok((mean, std))
+}
+
+/// Per-step features of a series: its value, then `F − 1` extra features.
+///
+/// Made by `Series::frame` (`F = 1`) or `Series::with_calendar` (`F = 3`). Only the value is
+/// scaled when windowing; extra features go in as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame<const F: usize> {
+    values: Vec<f64>,
+    /// `[len, F − 1]`, row-major.
+    extra: Vec<f64>,
+}
+
+impl<const F: usize> Frame<F> {
+    /// Wraps values and `F − 1` extra features per step.
+    pub(super) fn new(values: Vec<f64>, extra: Vec<f64>) -> Self {
+        debug_assert!(F >= 1 && extra.len() == values.len() * (F - 1));
+        Self { values, extra }
+    }
+
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when there are no steps.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Every sliding window of `W` steps, with the target `horizon` steps after its last.
+    ///
+    /// Window `k` holds steps `k .. k + W` (rows are time steps, each `F` features wide:
+    /// the scaled value, then the extra features) and its target is the scaled value at
+    /// step `k + W − 1 + horizon`. There are `len − W − horizon + 1` of them, in time order,
+    /// less those that touch a gap (`NaN`) in their inputs or target.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when `W` or `horizon` is 0; [`Error::SeriesTooShort`] when
+    /// the series has fewer than `W + horizon` steps.
+    pub fn windows<const W: usize>(
+        &self,
+        horizon: usize,
+        scaling: &Scaling,
+    ) -> Result<Windows<W, F>> {
+        let count = window_count(self.len(), W, horizon)?;
+        let mut built = Built::with_capacity(count * W * F, count);
+
+        for start in 0..count {
+            let last = start + W - 1;
+            let target = last + horizon;
+            let steps = &self.values[start..=last];
+            if steps.iter().any(|v| v.is_nan()) || self.values[target].is_nan() {
+                built.dropped += 1;
+                continue;
+            }
+            self.push_window(&mut built, start..last + 1, target, scaling);
+        }
+
+        built.finish(*scaling)
+    }
+
+    /// Appends the window over the steps `steps` with its target at `target`.
+    fn push_window(
+        &self,
+        built: &mut Built,
+        steps: Range<usize>,
+        target: usize,
+        scaling: &Scaling,
+    ) {
+        let last = self.values[steps.end - 1];
+
+        // One window is `[W, F]`, time-major: step t occupies F consecutive values.
+        for t in steps {
+            built
+                .inputs
+                .push(scaling.apply(self.values[t], last) as f32);
+            let extra = &self.extra[t * (F - 1)..(t + 1) * (F - 1)];
+            built.inputs.extend(extra.iter().map(|&x| x as f32));
+        }
+        built
+            .targets
+            .push(scaling.apply(self.values[target], last) as f32);
+
+        built.target_index.push(target);
+        built.last.push(last);
+        built.actual.push(self.values[target]);
+    }
+}
+
+/// Windows as they are cut, before they are typed.
+struct Built {
+    inputs: Vec<f32>,
+    targets: Vec<f32>,
+    target_index: Vec<usize>,
+    last: Vec<f64>,
+    actual: Vec<f64>,
+    dropped: usize,
+}
+
+impl Built {
+    fn with_capacity(values: usize, count: usize) -> Self {
+        Self {
+            inputs: Vec::with_capacity(values),
+            targets: Vec::with_capacity(count),
+            target_index: Vec::with_capacity(count),
+            last: Vec::with_capacity(count),
+            actual: Vec::with_capacity(count),
+            dropped: 0,
+        }
+    }
+
+    fn finish<const W: usize, const F: usize>(self, scaling: Scaling) -> Result<Windows<W, F>> {
+        let n = self.target_index.len();
+        Ok(Windows {
+            inputs: Samples::from_vec(n, self.inputs)?,
+            targets: Samples::from_vec(n, self.targets)?,
+            target_index: self.target_index,
+            last: self.last,
+            actual: self.actual,
+            scaling,
+            dropped: self.dropped,
+        })
+    }
+}
+
+/// How many windows of `window` steps with a target `horizon` steps later fit in `len` steps.
+fn window_count(len: usize, window: usize, horizon: usize) -> Result<usize> {
+    if window == 0 {
+        return Err(Error::config("window", "a window needs at least one step"));
+    }
+    if horizon == 0 {
+        let reason = "must be at least 1 (the target comes after the window)";
+        return Err(Error::config("horizon", reason));
+    }
+
+    let needed = window + horizon;
+    if len < needed {
+        return Err(Error::SeriesTooShort {
+            what: format!("a window of {window} steps with horizon {horizon}"),
+            needed,
+            len,
+        });
+    }
+    Ok(len - needed + 1)
+}
+
+/// Sliding windows typed by their length `W` and features per step `F`, with their targets.
+///
+/// Inputs are `Samples<Sequence<W, F>>`, targets `Samples<Vector<1>>`: exactly what a model
+/// declared `(W, F)` with a one-unit output trains on. Each window also remembers where its
+/// target lies in the series and the values needed to turn predictions back into the
+/// series' units.
+#[derive(Debug, Clone)]
+pub struct Windows<const W: usize, const F: usize> {
+    inputs: Samples<Sequence<W, F>>,
+    targets: Samples<Vector<1>>,
+    target_index: Vec<usize>,
+    /// The series' value at each window's last step.
+    last: Vec<f64>,
+    /// The series' value at each window's target.
+    actual: Vec<f64>,
+    scaling: Scaling,
+    dropped: usize,
+}
+
+impl<const W: usize, const F: usize> Windows<W, F> {
+    /// The windows, `[n, W, F]`.
+    pub fn inputs(&self) -> &Samples<Sequence<W, F>> {
+        &self.inputs
+    }
+
+    /// One target per window, `[n, 1]`, scaled like the inputs.
+    pub fn targets(&self) -> &Samples<Vector<1>> {
+        &self.targets
+    }
+
+    /// Number of windows.
+    pub fn len(&self) -> usize {
+        self.target_index.len()
+    }
+
+    /// True when there are no windows.
+    pub fn is_empty(&self) -> bool {
+        self.target_index.is_empty()
+    }
+
+    /// The index in the series of each window's target.
+    pub fn target_index(&self) -> &[usize] {
+        &self.target_index
+    }
+
+    /// The scaling the windows were made with.
+    pub fn scaling(&self) -> Scaling {
+        self.scaling
+    }
+
+    /// How many windows were left out because they touched a gap.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// Splits at the series index `split`: windows whose target lies before it, then the
+    /// others. Order is kept, nothing is shuffled; a validation window may take its inputs
+    /// from before `split`, but its target never lies there.
+    pub fn split_at(&self, split: usize) -> (Self, Self) {
+        let cut = self.target_index.partition_point(|&index| index < split);
+        (self.range(0, cut), self.range(cut, self.len()))
+    }
+
+    /// The windows `from..to` as a set of their own.
+    fn range(&self, from: usize, to: usize) -> Self {
+        let indices: Vec<usize> = (from..to).collect();
+        Self {
+            inputs: self.inputs.select(&indices),
+            targets: self.targets.select(&indices),
+            target_index: self.target_index[from..to].to_vec(),
+            last: self.last[from..to].to_vec(),
+            actual: self.actual[from..to].to_vec(),
+            scaling: self.scaling,
+            dropped: 0,
+        }
+    }
+
+    /// Model outputs for these windows, in the series' units (for [`Scaling::Change`], the
+    /// forecast value: last value plus the predicted change).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] when there is not one prediction per window.
+    pub fn to_units(&self, predictions: &Samples<Vector<1>>) -> Result<Vec<f64>> {
+        if predictions.len() != self.len() {
+            return Err(Error::LengthMismatch {
+                inputs: self.len(),
+                targets: predictions.len(),
+            });
+        }
+        let outputs = predictions.matrix();
+        let forecast = outputs
+            .column(0)
+            .iter()
+            .zip(&self.last)
+            .map(|(&p, &last)| self.scaling.invert(f64::from(p), last))
+            .collect();
+        Ok(forecast)
+    }
+
+    /// Root mean squared error of `predictions` in the series' units.
+    ///
+    /// # Errors
+    /// [`Error::EmptySet`] without windows; as [`Windows::to_units`].
+    pub fn rmse(&self, predictions: &Samples<Vector<1>>) -> Result<f64> {
+        let forecast = self.to_units(predictions)?;
+        self.rmse_of(&forecast)
+    }
+
+    /// Root mean squared error, in the series' units, of the naive forecast: the value
+    /// `horizon` steps ahead equals the window's last value (no change).
+    ///
+    /// # Errors
+    /// [`Error::EmptySet`] without windows.
+    pub fn naive_rmse(&self) -> Result<f64> {
+        self.rmse_of(&self.last)
+    }
+
+    fn rmse_of(&self, forecast: &[f64]) -> Result<f64> {
+        if self.is_empty() {
+            return Err(Error::EmptySet { what: "window" });
+        }
+        let squares: f64 = forecast
+            .iter()
+            .zip(&self.actual)
+            .map(|(f, a)| (f - a) * (f - a))
+            .sum();
+        Ok((squares / self.len() as f64).sqrt())
+    }
+}
