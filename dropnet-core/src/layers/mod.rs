@@ -14,6 +14,7 @@ mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
+mod lstm;
 mod matmul;
 mod maxpool;
 
@@ -21,6 +22,7 @@ pub use conv2d::{conv_output_size, Conv2d};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use lstm::Lstm;
 pub use maxpool::{pool_output_size, MaxPool2d};
 
 use std::borrow::Cow;
