@@ -10,6 +10,9 @@
 //! value  := '-'? LITERAL | PATH
 //! ```
 //!
+//! A positional argument that is the bare name of a layer's flag means `flag = true`:
+//! `lstm(64, return_sequences)` is `lstm(64, return_sequences = true)`.
+//!
 //! Each model becomes a [`Model`]: its syntax (for spans and for the generated struct) plus
 //! a syn-free [`ModelSpec`] for inference. Errors are collected, not returned at the first:
 //! a layer that does not parse is reported and skipped up to the next `;`, and the layers
