@@ -92,6 +92,12 @@ enum TimeKind {
 /// from row to row; it places the values for interpolation and, for dates, gives the
 /// calendar features. Built like a Keras or pandas call with keyword arguments:
 /// `CsvSeries::column("co2").dates("date").gaps(Gaps::Interpolate).read(path)`.
+///
+/// Rows in error messages are counted as a spreadsheet shows them: the header is row 1,
+/// the first data row is row 2 (see [`CsvProblem`]). A blank line between rows is a row
+/// too, with no fields: a gap in a one-column file, a row of the wrong length in any other.
+/// Blank lines at the end of the file are ignored. The whole file is read into memory,
+/// which suits series of up to millions of steps.
 #[derive(Debug, Clone)]
 pub struct CsvSeries {
     column: String,
@@ -556,6 +562,28 @@ impl Series {
     /// turned into an angle; sine and cosine together place every week on a circle, so the
     /// last week of December sits next to the first of January.
     ///
+    /// The feature count is in the windows' type, so windows with calendar features are
+    /// `Windows<W, 3>` and their inputs `Samples<Sequence<W, 3>>`:
+    ///
+    /// ```
+    /// # use dropnet_core::data::series::{Scaling, Series, Windows};
+    /// # fn f(series: &Series, scaling: &Scaling) -> dropnet_core::Result<()> {
+    /// let windows: Windows<52, 3> = series.with_calendar()?.windows::<52>(1, scaling)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// and they do not pass where one feature per step is expected, as by a model declared
+    /// `(52, 1)`; its input shape has to change with them:
+    ///
+    /// ```compile_fail
+    /// # use dropnet_core::data::series::{Scaling, Series, Windows};
+    /// # fn f(series: &Series, scaling: &Scaling) -> dropnet_core::Result<()> {
+    /// let windows: Windows<52, 1> = series.with_calendar()?.windows::<52>(1, scaling)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidConfig`] when the series was not read with a date column
     /// ([`CsvSeries::dates`]).
@@ -783,11 +811,24 @@ mod tests {
             let found = problem(read(&csv, &CsvSeries::column("v")));
 
             // Lines: header, 1, blank, 2, 3 — the blank one is a row without fields.
-            assert_eq!(found, CsvProblem::FieldCount { row: 3, expected: 2, got: 0 });
+            assert_eq!(
+                found,
+                CsvProblem::FieldCount {
+                    row: 3,
+                    expected: 2,
+                    got: 0
+                }
+            );
         }
 
-        let found = problem(read("a,v\r\n1,1\r\n2,2\r\n3,x\r\n", &CsvSeries::column("v")));
-        assert!(matches!(found, CsvProblem::BadValue { row: 4, .. }), "{found:?}");
+        let found = problem(read(
+            "a,v\r\n1,1\r\n2,2\r\n3,x\r\n",
+            &CsvSeries::column("v"),
+        ));
+        assert!(
+            matches!(found, CsvProblem::BadValue { row: 4, .. }),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -797,7 +838,13 @@ mod tests {
         let refused = problem(read(text, &CsvSeries::column("v")));
         let filled = read(text, &CsvSeries::column("v").gaps(Gaps::Interpolate)).unwrap();
 
-        assert_eq!(refused, CsvProblem::Gap { row: 3, column: "v".into() });
+        assert_eq!(
+            refused,
+            CsvProblem::Gap {
+                row: 3,
+                column: "v".into()
+            }
+        );
         // The blank line at the very end is a line end, not a row.
         assert_eq!(filled.values(), &[1.0, 2.0, 3.0]);
     }
@@ -808,7 +855,22 @@ mod tests {
 
         let found = problem(read(text, &CsvSeries::column("v")));
 
-        assert!(matches!(found, CsvProblem::BadValue { row: 4, .. }), "{found:?}");
+        assert!(
+            matches!(found, CsvProblem::BadValue { row: 4, .. }),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_malformed() {
+        let bytes: &[u8] = b"v\n1\n\xff\n";
+
+        let err = CsvSeries::column("v")
+            .read_from(bytes, "test.csv")
+            .unwrap_err();
+
+        let found = problem(Err(err));
+        assert!(matches!(found, CsvProblem::Malformed { .. }), "{found:?}");
     }
 
     #[test]

@@ -373,3 +373,238 @@ impl<const W: usize, const F: usize> Windows<W, F> {
         Ok((squares / self.len() as f64).sqrt())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::series::Series;
+
+    fn series(values: &[f64]) -> Series {
+        Series::new("v", values.to_vec())
+    }
+
+    fn ramp(n: usize) -> Series {
+        series(&(0..n).map(|i| i as f64).collect::<Vec<_>>())
+    }
+
+    fn targets<const W: usize, const F: usize>(windows: &Windows<W, F>) -> Vec<f32> {
+        windows.targets().matrix().column(0).to_vec()
+    }
+
+    #[test]
+    fn count_is_len_minus_window_minus_horizon_plus_one() {
+        let s = ramp(10);
+
+        assert_eq!(
+            s.windows::<3>(1, &Scaling::Raw).unwrap().len(),
+            10 - 3 - 1 + 1
+        );
+        assert_eq!(
+            s.windows::<3>(2, &Scaling::Raw).unwrap().len(),
+            10 - 3 - 2 + 1
+        );
+        assert_eq!(s.windows::<9>(1, &Scaling::Raw).unwrap().len(), 1);
+        assert_eq!(s.windows::<1>(9, &Scaling::Raw).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn window_rows_are_time_steps_and_the_target_follows_the_last() {
+        let w = series(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+            .windows::<3>(1, &Scaling::Raw)
+            .unwrap();
+
+        // 6 − 3 − 1 + 1 = 3 windows: [1 2 3] → 4, [2 3 4] → 5, [3 4 5] → 6.
+        assert_eq!(w.len(), 3);
+        assert_eq!(w.inputs().sample(0).unwrap(), &[1.0, 2.0, 3.0]);
+        assert_eq!(w.inputs().sample(2).unwrap(), &[3.0, 4.0, 5.0]);
+        assert_eq!(targets(&w), [4.0, 5.0, 6.0]);
+        assert_eq!(w.target_index(), &[3, 4, 5]);
+        assert_eq!(w.inputs().to_array().shape(), &[3, 3, 1]);
+    }
+
+    #[test]
+    fn horizon_counts_from_the_last_step() {
+        let w = ramp(8).windows::<2>(3, &Scaling::Raw).unwrap();
+
+        // 8 − 2 − 3 + 1 = 4 windows; window k is [k, k+1] and its target is k + 1 + 3.
+        assert_eq!(w.len(), 4);
+        assert_eq!(w.inputs().sample(1).unwrap(), &[1.0, 2.0]);
+        assert_eq!(targets(&w), [4.0, 5.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn a_window_longer_than_the_series_is_an_error() {
+        let err = ramp(5).windows::<5>(1, &Scaling::Raw).unwrap_err();
+
+        assert!(
+            matches!(
+                err,
+                Error::SeriesTooShort {
+                    needed: 6,
+                    len: 5,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("a window of 5 steps with horizon 1"),
+            "{err}"
+        );
+        assert!(ramp(5).windows::<0>(1, &Scaling::Raw).is_err());
+        assert!(ramp(5).windows::<2>(0, &Scaling::Raw).is_err());
+    }
+
+    #[test]
+    fn change_is_relative_to_the_last_value_in_units_of_the_difference_spread() {
+        // Training part [1 3 1 3 1]: differences 2 −2 2 −2, mean 0, std 2.
+        let s = series(&[1.0, 3.0, 1.0, 3.0, 1.0, 5.0]);
+        let scaling = Scaling::change(&s.values()[..5]).unwrap();
+        assert_eq!(scaling, Scaling::Change { scale: 2.0 });
+
+        let w = s.windows::<2>(1, &scaling).unwrap();
+
+        // Window 3 is [3 1] with target 5: inputs (3 − 1)/2, (1 − 1)/2; target (5 − 1)/2.
+        assert_eq!(w.inputs().sample(3).unwrap(), &[1.0, 0.0]);
+        assert_eq!(targets(&w)[3], 2.0);
+        assert_eq!(w.inputs().sample(0).unwrap(), &[-1.0, 0.0]);
+    }
+
+    #[test]
+    fn standardize_uses_numpy_default_std() {
+        let scaling = Scaling::standardize(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+
+        // mean 2.5, variance (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25 (ddof = 0)
+        assert_eq!(
+            scaling,
+            Scaling::Standard {
+                mean: 2.5,
+                std: 1.25_f64.sqrt()
+            }
+        );
+    }
+
+    #[test]
+    fn scaling_sees_the_training_part_only() {
+        let split = 6;
+        let mut values: Vec<f64> = vec![1.0, 2.0, 4.0, 3.0, 5.0, 6.0, 8.0, 7.0];
+        let before = (
+            Scaling::change(&values[..split]).unwrap(),
+            Scaling::standardize(&values[..split]).unwrap(),
+        );
+        let train_before = series(&values)
+            .windows::<2>(1, &before.0)
+            .unwrap()
+            .split_at(split)
+            .0;
+
+        values[7] = 1000.0;
+        let after = (
+            Scaling::change(&values[..split]).unwrap(),
+            Scaling::standardize(&values[..split]).unwrap(),
+        );
+        let train_after = series(&values)
+            .windows::<2>(1, &after.0)
+            .unwrap()
+            .split_at(split)
+            .0;
+
+        assert_eq!(before, after);
+        assert_eq!(
+            train_before.inputs().matrix(),
+            train_after.inputs().matrix()
+        );
+        assert_eq!(
+            train_before.targets().matrix(),
+            train_after.targets().matrix()
+        );
+    }
+
+    #[test]
+    fn constant_or_tiny_training_parts_cannot_be_scaled() {
+        assert!(matches!(
+            Scaling::standardize(&[2.0, 2.0, 2.0]),
+            Err(Error::ZeroSpread { what: "values" })
+        ));
+        assert!(matches!(
+            Scaling::change(&[1.0, 2.0, 3.0]),
+            Err(Error::ZeroSpread {
+                what: "differences"
+            })
+        ));
+        assert!(matches!(
+            Scaling::change(&[1.0, 2.0]),
+            Err(Error::SeriesTooShort {
+                needed: 2,
+                len: 1,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn gaps_drop_exactly_the_windows_that_touch_them() {
+        let mut values: Vec<f64> = (0..10).map(f64::from).collect();
+        values[4] = f64::NAN;
+
+        let w = series(&values).windows::<3>(1, &Scaling::Raw).unwrap();
+
+        // Window k reads steps k..k+2 and its target k+3; those with k ≤ 4 ≤ k + 3 go.
+        assert_eq!(w.target_index(), &[3, 8, 9]);
+        assert_eq!(w.dropped(), 4);
+        assert_eq!(w.inputs().sample(1).unwrap(), &[5.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn gaps_are_left_out_of_the_scale() {
+        let with_gap = Scaling::change(&[1.0, 3.0, f64::NAN, 5.0, 3.0]).unwrap();
+
+        // Only the differences 2 and −2 have both ends.
+        assert_eq!(with_gap, Scaling::Change { scale: 2.0 });
+    }
+
+    #[test]
+    fn split_goes_by_target_index() {
+        let w = ramp(10).windows::<3>(1, &Scaling::Raw).unwrap();
+
+        let (train, val) = w.split_at(8);
+
+        // Targets 3..=9: those below 8 train; validation inputs may start before 8.
+        assert_eq!(train.target_index(), &[3, 4, 5, 6, 7]);
+        assert_eq!(val.target_index(), &[8, 9]);
+        assert_eq!(val.inputs().sample(0).unwrap(), &[5.0, 6.0, 7.0]);
+        assert_eq!(targets(&val), [8.0, 9.0]);
+    }
+
+    #[test]
+    fn predictions_go_back_to_series_units() {
+        let s = series(&[1.0, 3.0, 1.0, 3.0, 1.0, 5.0]);
+        let w = s.windows::<2>(1, &Scaling::Change { scale: 2.0 }).unwrap();
+        let zero = Samples::<Vector<1>>::from_vec(4, vec![0.0; 4]).unwrap();
+        let exact = w.targets().clone();
+
+        // Targets 1 3 1 5 after last values 3 1 3 1: every naive error is 2, 2, 2, 4.
+        let naive = ((4.0 + 4.0 + 4.0 + 16.0) / 4.0_f64).sqrt();
+        assert_eq!(w.to_units(&exact).unwrap(), [1.0, 3.0, 1.0, 5.0]);
+        assert_eq!(w.rmse(&exact).unwrap(), 0.0);
+        assert_eq!(w.naive_rmse().unwrap(), naive);
+        assert_eq!(w.rmse(&zero).unwrap(), naive);
+        assert!(matches!(
+            w.rmse(&zero.head(2)),
+            Err(Error::LengthMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn standardized_predictions_invert_to_levels() {
+        let scaling = Scaling::Standard {
+            mean: 10.0,
+            std: 2.0,
+        };
+        let w = ramp(5).windows::<2>(1, &scaling).unwrap();
+
+        assert_eq!(w.inputs().sample(0).unwrap(), &[-5.0, -4.5]);
+        assert_eq!(w.to_units(w.targets()).unwrap(), [2.0, 3.0, 4.0]);
+    }
+}
