@@ -150,7 +150,7 @@ impl<const F: usize> Frame<F> {
             let target = last + horizon;
             let steps = &self.values[start..=last];
             if steps.iter().any(|v| v.is_nan()) || self.values[target].is_nan() {
-                built.dropped += 1;
+                built.dropped.push(target);
                 continue;
             }
             self.push_window(&mut built, start..last + 1, target, scaling);
@@ -194,7 +194,8 @@ struct Built {
     target_index: Vec<usize>,
     last: Vec<f64>,
     actual: Vec<f64>,
-    dropped: usize,
+    /// Target index of each window left out.
+    dropped: Vec<usize>,
 }
 
 impl Built {
@@ -205,7 +206,7 @@ impl Built {
             target_index: Vec::with_capacity(count),
             last: Vec::with_capacity(count),
             actual: Vec::with_capacity(count),
-            dropped: 0,
+            dropped: Vec::new(),
         }
     }
 
@@ -260,7 +261,8 @@ pub struct Windows<const W: usize, const F: usize> {
     /// The series' value at each window's target.
     actual: Vec<f64>,
     scaling: Scaling,
-    dropped: usize,
+    /// Target index of each window left out for touching a gap.
+    dropped: Vec<usize>,
 }
 
 impl<const W: usize, const F: usize> Windows<W, F> {
@@ -294,9 +296,12 @@ impl<const W: usize, const F: usize> Windows<W, F> {
         self.scaling
     }
 
-    /// How many windows were left out because they touched a gap.
+    /// How many windows were left out because they touched a gap (after [`split_at`],
+    /// those whose target falls in this part).
+    ///
+    /// [`split_at`]: Windows::split_at
     pub fn dropped(&self) -> usize {
-        self.dropped
+        self.dropped.len()
     }
 
     /// Splits at the series index `split`: windows whose target lies before it, then the
@@ -304,20 +309,24 @@ impl<const W: usize, const F: usize> Windows<W, F> {
     /// from before `split`, but its target never lies there.
     pub fn split_at(&self, split: usize) -> (Self, Self) {
         let cut = self.target_index.partition_point(|&index| index < split);
-        (self.range(0, cut), self.range(cut, self.len()))
+        let dropped_cut = self.dropped.partition_point(|&index| index < split);
+        (
+            self.range(0..cut, 0..dropped_cut),
+            self.range(cut..self.len(), dropped_cut..self.dropped.len()),
+        )
     }
 
-    /// The windows `from..to` as a set of their own.
-    fn range(&self, from: usize, to: usize) -> Self {
-        let indices: Vec<usize> = (from..to).collect();
+    /// The windows in `kept` as a set of their own, with the dropped ones in `dropped`.
+    fn range(&self, kept: Range<usize>, dropped: Range<usize>) -> Self {
+        let indices: Vec<usize> = kept.clone().collect();
         Self {
             inputs: self.inputs.select(&indices),
             targets: self.targets.select(&indices),
-            target_index: self.target_index[from..to].to_vec(),
-            last: self.last[from..to].to_vec(),
-            actual: self.actual[from..to].to_vec(),
+            target_index: self.target_index[kept.clone()].to_vec(),
+            last: self.last[kept.clone()].to_vec(),
+            actual: self.actual[kept].to_vec(),
             scaling: self.scaling,
-            dropped: 0,
+            dropped: self.dropped[dropped].to_vec(),
         }
     }
 
@@ -553,6 +562,9 @@ mod tests {
         // Window k reads steps k..k+2 and its target k+3; those with k ≤ 4 ≤ k + 3 go.
         assert_eq!(w.target_index(), &[3, 8, 9]);
         assert_eq!(w.dropped(), 4);
+        // Dropped targets are 4 5 6 7: split at 6, two of them fall on each side.
+        let (train, val) = w.split_at(6);
+        assert_eq!((train.dropped(), val.dropped()), (2, 2));
         assert_eq!(w.inputs().sample(1).unwrap(), &[5.0, 6.0, 7.0]);
     }
 
