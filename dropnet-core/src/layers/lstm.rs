@@ -118,24 +118,17 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
         }
     }
 
-    /// Grows every buffer to what a batch of `batch` sequences needs.
-    fn size_buffers(&mut self, batch: usize) {
-        let (steps, state) = (T * batch, batch * U);
-        let work = &mut self.work;
-        grow(&mut work.inputs, steps * F);
-        grow(&mut work.gates, steps * Self::GATES);
-        grow(&mut work.cells, (T + 1) * state);
-        grow(&mut work.cell_tanh, T * state);
-        grow(&mut work.hidden, (T + 1) * state);
-        grow(&mut work.grad_hidden, state);
-        grow(&mut work.grad_cell, state);
-        grow(&mut work.grad_inputs, steps * F);
-    }
-
     /// Runs the whole sequence, leaving every state backward needs in the workspace.
     fn run(&mut self, input: &ArrayView2<'_, f32>) {
         let batch = input.nrows();
-        self.size_buffers(batch);
+        let (rows, state) = (T * batch, batch * U);
+        let work = &mut self.work;
+        grow(&mut work.inputs, rows * F);
+        grow(&mut work.gates, rows * Self::GATES);
+        grow(&mut work.cells, (T + 1) * state);
+        grow(&mut work.cell_tanh, T * state);
+        grow(&mut work.hidden, (T + 1) * state);
+
         self.project_inputs(input);
         self.recur(batch);
     }
@@ -240,6 +233,8 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
         } = self;
         let recurrent = param_matrix(&recurrent_kernel.value, U, Self::GATES);
         let (state, block) = (batch * U, batch * Self::GATES);
+        grow(&mut work.grad_hidden, state);
+        grow(&mut work.grad_cell, state);
         let grad_hidden = &mut work.grad_hidden[..state];
         let grad_cell = &mut work.grad_cell[..state];
         grad_hidden.fill(0.0);
@@ -256,7 +251,7 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
 
             // dL/dh_{t-1} = dL/dz_t · recurrent_kernelᵀ; nothing precedes the first step.
             if t > 0 {
-                let dz = ArrayView2::from_shape((batch, Self::GATES), &*gates).expect("4U");
+                let dz = ArrayView2::from_shape((batch, Self::GATES), &*gates).expect("batch × 4U");
                 let mut dh =
                     ArrayViewMut2::from_shape((batch, U), &mut *grad_hidden).expect("batch × U");
                 matmul(&dz, &recurrent.t(), &mut dh, false);
@@ -272,10 +267,12 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
         let rows = T * batch;
         let work = &mut self.work;
         let mut dz =
-            ArrayViewMut2::from_shape((rows, Self::GATES), &mut work.gates[..rows * 4 * U])
+            ArrayViewMut2::from_shape((rows, Self::GATES), &mut work.gates[..rows * Self::GATES])
                 .expect("T·batch × 4U");
-        let h_prev = ArrayView2::from_shape((rows, U), &work.hidden[..rows * U]).expect("× U");
-        let inputs = ArrayView2::from_shape((rows, F), &work.inputs[..rows * F]).expect("× F");
+        let h_prev =
+            ArrayView2::from_shape((rows, U), &work.hidden[..rows * U]).expect("T·batch × U");
+        let inputs =
+            ArrayView2::from_shape((rows, F), &work.inputs[..rows * F]).expect("T·batch × F");
 
         let mut recurrent_grad = grad_matrix(&mut self.recurrent_kernel.grad, U, Self::GATES);
         matmul(&h_prev.t(), &dz.view(), &mut recurrent_grad, true);
@@ -296,8 +293,9 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
         let work = &mut self.work;
         let dz = ArrayView2::from_shape((rows, Self::GATES), &work.gates[..rows * Self::GATES])
             .expect("T·batch × 4U");
+        grow(&mut work.grad_inputs, rows * F);
         let grad_inputs = &mut work.grad_inputs[..rows * F];
-        let mut dx = ArrayViewMut2::from_shape((rows, F), &mut *grad_inputs).expect("× F");
+        let mut dx = ArrayViewMut2::from_shape((rows, F), &mut *grad_inputs).expect("T·batch × F");
         matmul(&dz, &kernel.t(), &mut dx, false);
 
         with_reshaped(grad_input, batch, T * F, |mut grad_input| {
@@ -336,7 +334,53 @@ type StepStates<'a> = (&'a [f32], &'a mut [f32], &'a mut [f32], &'a mut [f32]);
 
 /// Applies the gate nonlinearities in place on `gates` (`[batch, 4U]`, the blocks
 /// `z_i, z_f, z_c, z_o` of each sample) and computes the step's new states.
-fn cell_forward<const U: usize>(gates: &mut [f32], (c_prev, c, cell_tanh, h): StepStates<'_>) {
+///
+/// Uses 16-wide AVX-512 or 8-wide AVX2 vectors when the processor has them: the five
+/// exponentials per unit took a third of a training step at the 4-wide baseline the
+/// crate is compiled for.
+#[inline(never)]
+fn cell_forward<const U: usize>(gates: &mut [f32], states: StepStates<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected;
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor supports AVX-512F, checked just above.
+            return unsafe { cell_forward_avx512::<U>(gates, states) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2, checked just above.
+            return unsafe { cell_forward_avx2::<U>(gates, states) };
+        }
+    }
+    cell_forward_body::<U>(gates, states);
+}
+
+/// [`cell_forward_body`] compiled for AVX-512F.
+///
+/// # Safety
+/// The processor must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn cell_forward_avx512<const U: usize>(gates: &mut [f32], states: StepStates<'_>) {
+    cell_forward_body::<U>(gates, states);
+}
+
+/// [`cell_forward_body`] compiled for AVX2.
+///
+/// # Safety
+/// The processor must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn cell_forward_avx2<const U: usize>(gates: &mut [f32], states: StepStates<'_>) {
+    cell_forward_body::<U>(gates, states);
+}
+
+/// The loop of [`cell_forward`], inlined into each instruction-set variant. None of them
+/// is inlined into the recurrence, where losing the slices' no-alias guarantee kept the
+/// loop scalar.
+#[inline(always)]
+fn cell_forward_body<const U: usize>(gates: &mut [f32], states: StepStates<'_>) {
+    let (c_prev, c, cell_tanh, h) = states;
     let rows = gates
         .chunks_exact_mut(4 * U)
         .zip(c_prev.chunks_exact(U))
@@ -347,16 +391,18 @@ fn cell_forward<const U: usize>(gates: &mut [f32], (c_prev, c, cell_tanh, h): St
         let (i, rest) = z.split_at_mut(U);
         let (f, rest) = rest.split_at_mut(U);
         let (g, o) = rest.split_at_mut(U);
-        let gates = i.iter_mut().zip(f).zip(g).zip(o);
-        let states = c_prev.iter().zip(c).zip(cell_tanh).zip(h);
-        for ((((i, f), g), o), (((&c_prev, c), cell_tanh), h)) in gates.zip(states) {
-            *i = sigmoid(*i);
-            *f = sigmoid(*f);
-            *g = tanh(*g);
-            *o = sigmoid(*o);
-            *c = *f * c_prev + *i * *g;
-            *cell_tanh = tanh(*c);
-            *h = *o * *cell_tanh;
+        // Every slice re-cut to exactly `U` values: the indices below are then provably in
+        // bounds, and the loop vectorises (a zip of these eight slices did not).
+        let (o, c_prev, c) = (&mut o[..U], &c_prev[..U], &mut c[..U]);
+        let (cell_tanh, h) = (&mut cell_tanh[..U], &mut h[..U]);
+        for u in 0..U {
+            i[u] = sigmoid(i[u]);
+            f[u] = sigmoid(f[u]);
+            g[u] = tanh(g[u]);
+            o[u] = sigmoid(o[u]);
+            c[u] = f[u] * c_prev[u] + i[u] * g[u];
+            cell_tanh[u] = tanh(c[u]);
+            h[u] = o[u] * cell_tanh[u];
         }
     }
 }
@@ -373,6 +419,7 @@ type StepGrads<'a> = (&'a [f32], &'a [f32], &'a [f32], &'a mut [f32]);
 /// `dc = dc_next + dh ⊙ o ⊙ (1 − tanh²c_t)`, and then `dz_i = dc ⊙ g ⊙ i(1 − i)`,
 /// `dz_f = dc ⊙ c_{t-1} ⊙ f(1 − f)`, `dz_c = dc ⊙ i ⊙ (1 − g²)`,
 /// `dz_o = dh ⊙ tanh(c_t) ⊙ o(1 − o)` and `dL/dc_{t-1} = dc ⊙ f`.
+#[inline(never)]
 fn cell_backward<const U: usize>(gates: &mut [f32], grads: StepGrads<'_>) {
     let (c_prev, cell_tanh, grad_hidden, grad_cell) = grads;
     let rows = gates
@@ -385,16 +432,17 @@ fn cell_backward<const U: usize>(gates: &mut [f32], grads: StepGrads<'_>) {
         let (i, rest) = z.split_at_mut(U);
         let (f, rest) = rest.split_at_mut(U);
         let (g, o) = rest.split_at_mut(U);
-        let gates = i.iter_mut().zip(f).zip(g).zip(o);
-        let states = c_prev.iter().zip(cell_tanh).zip(grad_hidden).zip(grad_cell);
-        for ((((i, f), g), o), (((&c_prev, &tc), &dh), dc_next)) in gates.zip(states) {
-            let (iv, fv, gv, ov) = (*i, *f, *g, *o);
-            let dc = *dc_next + dh * ov * (1.0 - tc * tc);
-            *i = dc * gv * iv * (1.0 - iv);
-            *f = dc * c_prev * fv * (1.0 - fv);
-            *g = dc * iv * (1.0 - gv * gv);
-            *o = dh * tc * ov * (1.0 - ov);
-            *dc_next = dc * fv;
+        // Cut to exactly `U` values for bounds-check-free, vectorised indexing.
+        let (o, c_prev, tc) = (&mut o[..U], &c_prev[..U], &cell_tanh[..U]);
+        let (dh, dc_next) = (&grad_hidden[..U], &mut grad_cell[..U]);
+        for u in 0..U {
+            let (iv, fv, gv, ov) = (i[u], f[u], g[u], o[u]);
+            let dc = dc_next[u] + dh[u] * ov * (1.0 - tc[u] * tc[u]);
+            i[u] = dc * gv * iv * (1.0 - iv);
+            f[u] = dc * c_prev[u] * fv * (1.0 - fv);
+            g[u] = dc * iv * (1.0 - gv * gv);
+            o[u] = dh[u] * tc[u] * ov * (1.0 - ov);
+            dc_next[u] = dc * fv;
         }
     }
 }
@@ -474,6 +522,9 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Layer for 
             output.nrows(),
             "input and output batch sizes"
         );
+        if input.nrows() == 0 {
+            return;
+        }
 
         self.run(&input);
         self.write_output(output);
@@ -506,6 +557,9 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Layer for 
             grad_output.ncols(),
             Self::OUTPUT_LEN,
         );
+        if batch == 0 {
+            return;
+        }
         if self.cached_batch != Some(batch) {
             self.run(&input);
         }
@@ -867,6 +921,69 @@ mod tests {
         assert_eq!(again, grad_input);
         assert_eq!(layer.kernel.grad, kernel_grad);
         assert!(kernel_grad.iter().any(|&g| g != 0.0));
+    }
+
+    #[test]
+    fn an_empty_batch_is_a_no_op() {
+        let mut layer = Lstm::<3, 2, 4, false>::new("lstm", 0);
+        let (input, mut output) = (Array2::zeros((0, 6)), Array2::zeros((0, 4)));
+        let mut grad_input = Array2::zeros((0, 6));
+        let train = Pass::new(Mode::Train);
+
+        layer.forward(input.view(), output.view_mut(), train);
+        let grad_output = output.clone();
+        layer.backward(
+            input.view(),
+            output.view(),
+            grad_output.clone().view_mut(),
+            Some(grad_input.view_mut()),
+            train,
+        );
+
+        assert!(layer
+            .params()
+            .iter()
+            .all(|p| p.grad.iter().all(|&g| g == 0.0)));
+    }
+
+    #[test]
+    fn every_instruction_set_variant_computes_the_same_bits() {
+        const U: usize = 20;
+        let batch = 3;
+        let gates = random_input(batch, 4 * U, 11).mapv(|v| 4.0 * v);
+        let c_prev = random_input(batch, U, 12);
+        let run = |variant: &dyn Fn(&mut [f32], StepStates<'_>)| {
+            let mut gates = gates.clone().into_raw_vec_and_offset().0;
+            let (mut c, mut tc, mut h) = (
+                vec![0.0; batch * U],
+                vec![0.0; batch * U],
+                vec![0.0; batch * U],
+            );
+            let c_prev = c_prev.as_slice().expect("contiguous");
+            variant(&mut gates, (c_prev, &mut c, &mut tc, &mut h));
+            [gates, c, tc, h]
+        };
+
+        let portable = run(&|g, s| cell_forward_body::<U>(g, s));
+
+        assert_eq!(run(&|g, s| cell_forward::<U>(g, s)), portable);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 is available, checked just above.
+                assert_eq!(
+                    run(&|g, s| unsafe { cell_forward_avx2::<U>(g, s) }),
+                    portable
+                );
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F is available, checked just above.
+                assert_eq!(
+                    run(&|g, s| unsafe { cell_forward_avx512::<U>(g, s) }),
+                    portable
+                );
+            }
+        }
     }
 
     #[test]
