@@ -28,12 +28,12 @@ use crate::rng;
 /// `bias` `[4U]` (zeros, except ones for the forget gate's block `[U, 2U)`, Keras's
 /// `unit_forget_bias`), each with its columns in the gate order `i, f, c, o`.
 ///
-/// The sigmoid and tanh of the gates are computed with an exponential accurate to a few
-/// units in the last place, not the platform's (see [`exp`]); outputs agree with Keras to
-/// about 1e-6. Monte Carlo passes compute the same as inference, because the layer has no
+/// The sigmoid and tanh of the gates use an exponential of the layer's own, accurate to a
+/// few units in the last place, which vectorises where the platform's does not; outputs
+/// agree with Keras to about 1e-6. Monte Carlo passes compute the same as inference, because the layer has no
 /// dropout yet: Keras's `dropout` and `recurrent_dropout` are not supported. They would mask
-/// the time-major copy of the input (`Workspace::inputs`) and `h_{t-1}` before the
-/// recurrent product, one mask per sequence.
+/// the layer's time-major copy of the input, and `h_{t-1}` before the recurrent product,
+/// with one mask per sequence.
 #[derive(Debug, Clone)]
 pub struct Lstm<const T: usize, const F: usize, const U: usize, const SEQ: bool> {
     name: &'static str,
@@ -461,7 +461,7 @@ fn tanh(z: f32) -> f32 {
 }
 
 /// `e^x` without branches or calls, so that the gate loops vectorise; the platform's
-/// `expf` is a scalar call and was most of the time of a step.
+/// `expf` is a scalar call that would keep them one value at a time.
 ///
 /// `x` is clamped to `[-87, 88]`, where `e^x` stays a normal `f32`; that is harmless for
 /// the gates, which saturate long before. The argument is split as `x = n·ln 2 + r` with
