@@ -20,7 +20,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use clap::Parser;
 use dropnet::core::data::series::{CsvSeries, Gaps, Scaling, Series, Windows};
 use dropnet::prelude::*;
 
@@ -47,48 +48,24 @@ dropnet::model! {
 /// Weeks in each input window.
 const WINDOW: usize = 52;
 
-/// Command-line settings.
+/// Trains the stacked LSTM forecaster on the CO2 series and reports its validation RMSE.
+#[derive(Parser)]
 struct Args {
+    /// Passes over the training windows.
+    #[arg(long, default_value_t = 20)]
     epochs: usize,
+    /// Windows per gradient step.
+    #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Seed of the weights, the shuffling and the dropout masks.
+    #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// CSV file with `date` (YYYYMMDD) and `co2` columns.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/co2/co2.csv"))]
     data: PathBuf,
+    /// Add the sine and cosine of the week of the year to every step.
+    #[arg(long)]
     calendar: bool,
-}
-
-fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        epochs: 20,
-        batch_size: 32,
-        seed: 42,
-        data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/co2/co2.csv")),
-        calendar: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--epochs" => args.epochs = parse_number(&flag, &value()?)?,
-            "--batch-size" => args.batch_size = parse_number(&flag, &value()?)?,
-            "--seed" => args.seed = parse_number(&flag, &value()?)?,
-            "--data" => args.data = PathBuf::from(value()?),
-            "--calendar" => args.calendar = true,
-            "-h" | "--help" => {
-                println!(
-                    "usage: lstm_co2 [--epochs N] [--batch-size N] [--seed N] [--data FILE] \
-                     [--calendar]"
-                );
-                std::process::exit(0);
-            }
-            other => bail!("unknown flag `{other}` (try --help)"),
-        }
-    }
-    Ok(args)
-}
-
-fn parse_number<T: std::str::FromStr>(flag: &str, text: &str) -> anyhow::Result<T> {
-    text.parse()
-        .map_err(|_| anyhow::anyhow!("{flag} takes a whole number, got `{text}`"))
 }
 
 /// Validation RMSE in ppmv and total training seconds.
@@ -128,7 +105,7 @@ where
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+    let args = Args::parse();
     let series: Series = CsvSeries::column("co2")
         .dates("date")
         .gaps(Gaps::Interpolate)

@@ -13,7 +13,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use clap::Parser;
 use dropnet::core::data::mnist;
 use dropnet::core::prelude::*;
 
@@ -31,46 +32,25 @@ dropnet::model! {
     }
 }
 
-/// Command-line settings.
+/// Trains the seed CNN on MNIST and reports its test accuracy.
+#[derive(Parser)]
 struct Args {
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 5)]
     epochs: usize,
+    /// Samples per gradient step.
+    #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Seed of the weights, the shuffling and the dropout masks.
+    #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Folder with the four MNIST IDX files, gzipped or not.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))]
     data: PathBuf,
 }
 
-fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        epochs: 5,
-        batch_size: 32,
-        seed: 42,
-        data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist")),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--epochs" => args.epochs = parse_number(&flag, &value()?)?,
-            "--batch-size" => args.batch_size = parse_number(&flag, &value()?)?,
-            "--seed" => args.seed = parse_number(&flag, &value()?)?,
-            "--data" => args.data = PathBuf::from(value()?),
-            "-h" | "--help" => {
-                println!("usage: mnist_cnn [--epochs N] [--batch-size N] [--seed N] [--data DIR]");
-                std::process::exit(0);
-            }
-            other => bail!("unknown flag `{other}` (try --help)"),
-        }
-    }
-    Ok(args)
-}
-
-fn parse_number<T: std::str::FromStr>(flag: &str, text: &str) -> anyhow::Result<T> {
-    text.parse()
-        .map_err(|_| anyhow::anyhow!("{flag} takes a whole number, got `{text}`"))
-}
-
 fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+    let args = Args::parse();
     let data = mnist::load(&args.data)
         .with_context(|| format!("loading MNIST from {}", args.data.display()))?;
     println!(
@@ -79,7 +59,9 @@ fn main() -> anyhow::Result<()> {
         data.test_images.len(),
         args.data.display()
     );
-    println!("expect a test accuracy of about 0.98 after 5 epochs on the shipped 8,000 images");
+    if args.epochs == 5 && data.train_images.len() == 8000 {
+        println!("expect a test accuracy of about 0.975 (0.971-0.982 across seeds, as Keras)");
+    }
 
     let mut model = MnistCnn::new(args.seed);
     println!("{}", model.summary());
