@@ -411,35 +411,104 @@ pub fn to_dim(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resul
 }
 
 /// A dropout rate: a float literal, an integer literal (for `0`; other integers fail the
-/// range rule in inference), or a path to an `f32` constant.
+/// range rule in inference), or a path to an `f32` constant. A literal becomes the `f32`
+/// the core receives, so that inference checks the value that is used; a literal below 1
+/// that rounds up to 1, or one too large for an `f32`, is reported here, since the value
+/// inference would see is not what the user wrote.
 pub fn to_rate(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Result<Rate> {
-    let sign = |minus: &Option<Token![-]>| if minus.is_some() { -1.0 } else { 1.0 };
-    let parsed = match &arg.value {
+    let tokens = arg.value.to_token_stream();
+    let got = arg.value.text();
+    let (minus, digits) = match &arg.value {
         Value::Path(path) => return Ok(Rate::Const(constants.intern(path))),
         Value::Literal {
             lit: Lit::Float(lit),
             minus,
-        } if matches!(lit.suffix(), "" | "f32" | "f64") => {
-            lit.base10_parse::<f64>().ok().map(|r| r * sign(minus))
-        }
+        } if matches!(lit.suffix(), "" | "f32" | "f64") => (minus, lit.base10_digits()),
         Value::Literal {
             lit: Lit::Int(lit),
             minus,
-        } if lit.suffix().is_empty() => lit
-            .base10_parse::<u32>()
-            .ok()
-            .map(|r| f64::from(r) * sign(minus)),
-        Value::Literal { .. } => None,
-    };
-    match parsed {
-        Some(rate) if rate.is_finite() => Ok(Rate::Known(rate)),
-        _ => {
-            let message = format!(
-                "{subject} must be a number or a path to an `f32` constant, got `{}`",
-                arg.value.text()
-            );
-            Err(Error::new_spanned(arg.value.to_token_stream(), message))
+        } if lit.suffix().is_empty() => (minus, lit.base10_digits()),
+        Value::Literal { .. } => {
+            let message =
+                format!("{subject} must be a number or a path to an `f32` constant, got `{got}`");
+            return Err(Error::new_spanned(tokens, message));
         }
+    };
+
+    let message = match f32_rate(digits, minus.is_some()) {
+        Ok(rate) => return Ok(Rate::Known(rate)),
+        Err(RateLiteral::OutOfRange) => format!(
+            "{subject} `{got}` is out of range: it is too large for an `f32`, and a rate must \
+             be at least 0 and below 1"
+        ),
+        Err(RateLiteral::RoundsToOne) => format!(
+            "{subject} `{got}` rounds to 1 as an `f32`, but it must be below 1; the largest \
+             `f32` below 1 is {:?}",
+            1.0_f32 - f32::EPSILON / 2.0
+        ),
+    };
+    Err(Error::new_spanned(tokens, message))
+}
+
+/// Why a rate literal cannot be used as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RateLiteral {
+    /// Its magnitude is beyond the largest `f32`.
+    OutOfRange,
+    /// It is below 1, but the nearest `f32` is 1.
+    RoundsToOne,
+}
+
+/// The `f32` nearest to the decimal literal `digits` (as syn gives them: no underscores,
+/// no suffix), negated if `negative`; a negative zero becomes zero.
+fn f32_rate(digits: &str, negative: bool) -> Result<f32, RateLiteral> {
+    // Rust's float parsing rounds to nearest and gives infinity past `f32::MAX`.
+    let magnitude = digits.parse::<f32>().map_err(|_| RateLiteral::OutOfRange)?;
+    if !magnitude.is_finite() {
+        return Err(RateLiteral::OutOfRange);
+    }
+    if magnitude >= 1.0 && decimal_below_one(digits) {
+        return Err(RateLiteral::RoundsToOne);
+    }
+    Ok(if negative && magnitude != 0.0 {
+        -magnitude
+    } else {
+        magnitude
+    })
+}
+
+/// True if the decimal `digits` (`0.99999999`, `9.9e-1`, `12`) is exactly below 1, judged
+/// on the text so that no rounding is involved: the first nonzero digit sits after the
+/// decimal point once the exponent is applied, or there is none.
+fn decimal_below_one(digits: &str) -> bool {
+    let (mantissa, exponent) = match digits.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => {
+            // An exponent too long for `i64` only matters by its sign.
+            let exponent = exponent.trim_start_matches('+');
+            let fallback = if exponent.starts_with('-') {
+                i64::MIN / 2
+            } else {
+                i64::MAX / 2
+            };
+            (mantissa, exponent.parse::<i64>().unwrap_or(fallback))
+        }
+        None => (digits, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+
+    // The place of the first nonzero digit: 0 for units, -1 for tenths.
+    let first_nonzero = whole.chars().chain(fraction.chars()).position(|c| c != '0');
+    match (first_nonzero, i64::try_from(whole.len())) {
+        (None, _) => true,
+        (Some(position), Ok(whole_len)) => {
+            let position = i64::try_from(position).unwrap_or(i64::MAX);
+            whole_len
+                .saturating_sub(1)
+                .saturating_sub(position)
+                .saturating_add(exponent)
+                < 0
+        }
+        (Some(_), Err(_)) => false,
     }
 }
 
@@ -493,4 +562,60 @@ pub fn to_bool(arg: &Arg, subject: &str) -> syn::Result<bool> {
     };
     let message = format!("{subject} must be `true` or `false`, got `{got}`{hint}");
     Err(Error::new_spanned(tokens, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_literals_become_the_nearest_f32() {
+        assert_eq!(f32_rate("0.25", false), Ok(0.25));
+        assert_eq!(f32_rate("0.5", true), Ok(-0.5));
+        assert_eq!(f32_rate("0", false), Ok(0.0));
+        // The largest f32 below 1 is kept; a literal that is 1 is left to the range rule.
+        assert_eq!(f32_rate("0.99999994", false), Ok(1.0 - f32::EPSILON / 2.0));
+        assert_eq!(f32_rate("1", false), Ok(1.0));
+        assert_eq!(f32_rate("10e-1", false), Ok(1.0));
+        // Underflow is a plain zero, whatever the sign.
+        let tiny = f32_rate("1e-400", true);
+        assert_eq!(tiny, Ok(0.0));
+        assert!(tiny.is_ok_and(|r| r.is_sign_positive()));
+    }
+
+    #[test]
+    fn rate_literals_below_one_that_round_to_one_are_refused() {
+        for digits in [
+            "0.99999999",
+            "9.9999999e-1",
+            "0.999999999999999999999999999",
+        ] {
+            assert_eq!(
+                f32_rate(digits, false),
+                Err(RateLiteral::RoundsToOne),
+                "{digits}"
+            );
+        }
+        for digits in ["1e400", "1e39", "4e38", "1e99999999999999999999999"] {
+            assert_eq!(
+                f32_rate(digits, false),
+                Err(RateLiteral::OutOfRange),
+                "{digits}"
+            );
+        }
+        // 3.4e38 is just below f32::MAX, so it is a (too large) rate, not out of range.
+        assert_eq!(f32_rate("3.4e38", false), Ok(3.4e38));
+    }
+
+    #[test]
+    fn below_one_is_judged_on_the_decimal_text() {
+        assert!(decimal_below_one("0.99999999"));
+        assert!(decimal_below_one("0.000"));
+        assert!(decimal_below_one("99e-2"));
+        assert!(decimal_below_one("5e-99999999999999999999"));
+        assert!(!decimal_below_one("1"));
+        assert!(!decimal_below_one("0.1e1"));
+        assert!(!decimal_below_one("00.5e1"));
+        assert!(!decimal_below_one("1e-0"));
+    }
 }

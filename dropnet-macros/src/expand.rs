@@ -416,8 +416,9 @@ fn condition(cond: &Cond, constants: &Constants) -> TokenStream {
 fn rate(rate: &Rate, constants: &Constants) -> TokenStream {
     match rate {
         Rate::Known(r) => {
-            // Inference accepted it, so it is in [0, 1); the guard keeps this total.
-            let r = if r.is_finite() { *r as f32 } else { 0.0 };
+            // Inference accepted it, so it is in [0, 1) (perhaps `-0.0`, written `-0.0` or
+            // `-1e-50`, which `abs` makes a plain zero); the guard keeps this total.
+            let r = if r.is_finite() { r.abs() } else { 0.0 };
             let lit = Literal::f32_unsuffixed(r);
             quote!(#lit)
         }

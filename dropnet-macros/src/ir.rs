@@ -111,8 +111,9 @@ pub enum Padding {
 /// A dropout rate: a number the macro knows or an `f32` constant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rate {
-    /// A literal rate (negative if written with a minus sign).
-    Known(f64),
+    /// A literal rate as the `f32` the core receives (negative if written with a minus
+    /// sign).
+    Known(f32),
     /// A user constant.
     Const(ConstId),
 }

@@ -57,7 +57,7 @@ fn pool(size: usize) -> LayerSpec {
     )
 }
 
-fn dropout(rate: f64) -> LayerSpec {
+fn dropout(rate: f32) -> LayerSpec {
     layer(
         LayerKind::Dropout(Dropout {
             rate: Rate::Known(rate),
