@@ -87,8 +87,10 @@ pub enum Error {
     },
 
     /// Inputs and targets of different counts.
-    #[error("{inputs} input samples but {targets} targets")]
+    #[error("the {set} set has {inputs} input samples but {targets} targets")]
     LengthMismatch {
+        /// Which set (`training`, `validation`, `evaluation`, `test`).
+        set: &'static str,
         /// Number of input samples.
         inputs: usize,
         /// Number of targets.
@@ -103,8 +105,14 @@ pub enum Error {
     },
 
     /// A class label that the model's output cannot represent.
-    #[error("label {label} of sample {index} is out of range: the model has {classes} classes")]
+    #[error(
+        "label {label} of sample {index} in the {set} set is out of range: the model has \
+         {classes} classes, labelled 0 to {}",
+        .classes.saturating_sub(1)
+    )]
     LabelOutOfRange {
+        /// Which set (`training`, `validation`, `evaluation`).
+        set: &'static str,
         /// Index of the sample.
         index: usize,
         /// The label found.
@@ -114,10 +122,27 @@ pub enum Error {
     },
 
     /// A target value that is NaN or infinite.
-    #[error("target value of sample {index} is not finite")]
+    #[error("target of sample {index} in the {set} set holds {value}, but targets must be finite")]
     NonFiniteTarget {
+        /// Which set (`training`, `validation`, `evaluation`).
+        set: &'static str,
         /// Index of the sample.
         index: usize,
+        /// The first value of the sample that is not finite (NaN or an infinity).
+        value: f32,
+    },
+
+    /// An input value that is NaN or infinite. Refused before any weight changes: a ReLU
+    /// turns NaN into 0, so the loss would stay finite while the kernel gradients (input
+    /// times output gradient) became NaN.
+    #[error("input of sample {index} in the {set} set holds {value}, but inputs must be finite")]
+    NonFiniteInput {
+        /// Which set (`training`, `validation`, `evaluation`, `prediction`).
+        set: &'static str,
+        /// Index of the sample.
+        index: usize,
+        /// The first value of the sample that is not finite (NaN or an infinity).
+        value: f32,
     },
 
     /// Targets of a kind the loss does not take (e.g. class labels for mean squared error).
@@ -187,6 +212,21 @@ pub enum Error {
         batch: usize,
         /// The loss value.
         value: f64,
+    },
+
+    /// A parameter gradient became NaN or infinite while the loss stayed finite. Training
+    /// stops before that batch's update, so the weights keep the earlier batches' updates.
+    #[error(
+        "the gradient of `{tensor}` is not finite at epoch {epoch}, batch {batch}; training \
+         stopped before that batch's update"
+    )]
+    NonFiniteGradient {
+        /// Epoch, counted from 1.
+        epoch: usize,
+        /// Batch within the epoch, counted from 1.
+        batch: usize,
+        /// The first tensor found with a non-finite gradient, `<layer>/<param>`.
+        tensor: String,
     },
 
     /// Monte Carlo prediction on a model with no stochastic layer.

@@ -79,7 +79,7 @@ pub trait Loss: Send + Sync {
     /// `output` then holds that layer's pre-activations.
     ///
     /// Fails with [`Error::TargetKind`] for targets of the wrong kind and
-    /// [`Error::LengthMismatch`] when the targets do not have one entry per output row.
+    /// [`Error::DataShape`] when the targets do not have one entry per output row.
     ///
     /// # Shapes
     /// - `output`, `grad`: `[batch, output_len]`
@@ -351,9 +351,14 @@ fn wrong_kind(loss: &dyn Loss) -> Error {
 
 fn check_rows(output: &ArrayView2<'_, f32>, targets: TargetsRef<'_>) -> Result<()> {
     if output.nrows() != targets.len() {
-        return Err(Error::LengthMismatch {
-            inputs: output.nrows(),
-            targets: targets.len(),
+        let expected = format!(
+            "[{}, {}], one output row per target",
+            targets.len(),
+            output.ncols()
+        );
+        return Err(Error::DataShape {
+            expected,
+            got: output.shape().to_vec(),
         });
     }
     Ok(())
@@ -514,6 +519,20 @@ mod tests {
             .unwrap();
 
         assert!((loss - (-(1e-7_f64).ln())).abs() < 1e-3, "{loss}");
+    }
+
+    #[test]
+    fn one_target_per_output_row_is_required() {
+        let p = array![[0.5_f32, 0.5], [0.5, 0.5]];
+
+        let err = SparseCategoricalCrossentropy
+            .compute(p.view(), TargetsRef::Classes(&[0, 1, 1]), false, None)
+            .unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "data shape [2, 2] does not fit: expected [3, 2], one output row per target"
+        );
     }
 
     #[test]

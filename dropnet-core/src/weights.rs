@@ -129,7 +129,7 @@ pub fn load<N: Network + ?Sized>(model: &mut N, path: &Path) -> Result<()> {
 }
 
 /// The tensor name of variable `param` of layer `layer`.
-fn tensor_name(layer: &str, param: &str) -> String {
+pub(crate) fn tensor_name(layer: &str, param: &str) -> String {
     format!("{layer}/{param}")
 }
 

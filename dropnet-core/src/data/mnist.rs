@@ -54,11 +54,11 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist> {
 
     let train_images = idx::read_images(find(dir, TRAIN_IMAGES)?)?;
     let train_labels = idx::read_labels(find(dir, TRAIN_LABELS)?)?;
-    check_counts(&train_images, &train_labels)?;
+    check_counts("training", &train_images, &train_labels)?;
 
     let test_images = idx::read_images(find(dir, TEST_IMAGES)?)?;
     let test_labels = idx::read_labels(find(dir, TEST_LABELS)?)?;
-    check_counts(&test_images, &test_labels)?;
+    check_counts("test", &test_images, &test_labels)?;
 
     Ok(Mnist {
         train_images,
@@ -84,11 +84,12 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
 }
 
 /// Refuses a set whose images and labels differ in number.
-fn check_counts(images: &Samples<MnistImage>, labels: &Labels) -> Result<()> {
+fn check_counts(set: &'static str, images: &Samples<MnistImage>, labels: &Labels) -> Result<()> {
     if images.len() == labels.len() {
         return Ok(());
     }
     Err(Error::LengthMismatch {
+        set,
         inputs: images.len(),
         targets: labels.len(),
     })
@@ -160,6 +161,7 @@ mod tests {
             matches!(
                 err,
                 Error::LengthMismatch {
+                    set: "training",
                     inputs: 3,
                     targets: 2
                 }

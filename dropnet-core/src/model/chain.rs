@@ -6,6 +6,7 @@
 
 use ndarray::{s, ArrayView2};
 
+use super::check::all_finite;
 use crate::error::{Error, Result};
 use crate::layer::{Layer, Mode, Pass};
 use crate::loss::Loss;
@@ -13,6 +14,7 @@ use crate::metrics;
 use crate::optim::Optimizer;
 use crate::runtime::Buffers;
 use crate::shape::{Shape, TargetsRef};
+use crate::weights::tensor_name;
 
 /// A data set as the chain reads it.
 #[derive(Clone, Copy)]
@@ -192,6 +194,23 @@ impl<'m, 'l> Chain<'m, 'l> {
             );
             self.buffers.swap_grads();
         }
+    }
+
+    /// The name (`<layer>/<param>`) of the first parameter whose gradient holds a NaN or
+    /// an infinity, layers and params in order; `None` when all are finite.
+    pub(crate) fn non_finite_grad(&self) -> Option<String> {
+        for layer in self.layers.iter() {
+            for param in layer.params() {
+                let finite = match param.grad.as_slice_memory_order() {
+                    Some(values) => all_finite(values),
+                    None => param.grad.iter().all(|v| v.is_finite()),
+                };
+                if !finite {
+                    return Some(tensor_name(layer.name(), param.name));
+                }
+            }
+        }
+        None
     }
 
     /// Lets `optimizer` update every parameter, layers in order and each layer's params in

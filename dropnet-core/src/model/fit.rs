@@ -110,11 +110,52 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// - [`Error::NotCompiled`] before `compile`,
     /// - [`Error::InvalidConfig`] for a batch size of 0 or bad optimiser settings,
     /// - [`Error::EmptySet`], [`Error::LengthMismatch`], [`Error::TargetKind`],
-    ///   [`Error::LabelOutOfRange`] or [`Error::NonFiniteTarget`] for the training or the
-    ///   validation set,
-    /// - [`Error::NonFiniteLoss`] when a batch's loss is NaN or infinite, before that
-    ///   batch's update; the updates of the batches before it are kept.
-    pub fn run(self) -> Result<History> {
+    ///   [`Error::LabelOutOfRange`], [`Error::NonFiniteTarget`] or
+    ///   [`Error::NonFiniteInput`] for the training or the validation set, naming the set
+    ///   and the first bad sample (every input value is checked to be finite, in one pass
+    ///   over the data per call).
+    ///
+    /// During training, it stops at the first batch that goes wrong, before that batch's
+    /// update, and keeps the updates of the batches before it (as Keras's
+    /// `TerminateOnNaN` does); the history of the epochs so far is not returned. It fails
+    /// with
+    /// - [`Error::NonFiniteLoss`] when a batch's loss is NaN or infinite,
+    /// - [`Error::NonFiniteGradient`] when the loss is finite but a parameter gradient is
+    ///   not, naming the tensor (`conv2d/kernel`). Every gradient is checked before each
+    ///   update, in one pass that allocates nothing beyond the layers' parameter lists.
+    ///
+    /// # Sparse cross-entropy and softmax
+    /// [`SparseCategoricalCrossentropy`](crate::loss::SparseCategoricalCrossentropy) (and
+    /// [`CategoricalCrossentropy`](crate::loss::CategoricalCrossentropy)) take
+    /// probabilities, as Keras's losses do by default: the last layer should end in
+    /// `softmax`. Training then runs that layer on its logits and computes the loss from
+    /// them, exactly. Without a softmax the outputs are taken as probabilities and clipped
+    /// to `[1e-7, 1 − 1e-7]` like Keras: a linear or relu last layer is not an error, but
+    /// its outputs are not probabilities and a clipped output gets no gradient, so such a
+    /// model trains poorly.
+    pub fn run(mut self) -> Result<History> {
+        self.check()?;
+        self.train()
+    }
+
+    /// Every check on the settings and the data, against the compiled loss and optimiser.
+    fn check(&mut self) -> Result<()> {
+        let (_, runtime) = self.model.parts_mut();
+        let (_, compiled, _) = runtime.split();
+        let compiled = compiled.ok_or(Error::NotCompiled { call: "fit" })?;
+        check_all(
+            &self.settings,
+            &self.train,
+            self.validation.as_ref(),
+            N::Output::LEN,
+            &*compiled.loss,
+            &*compiled.optimizer,
+        )
+    }
+
+    /// The training loop, without the checks of [`Fit::run`] (tests call it to reach the
+    /// guards that run during training).
+    pub(super) fn train(self) -> Result<History> {
         let Fit {
             model,
             train,
@@ -127,14 +168,6 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
         let compiled = compiled.ok_or(Error::NotCompiled { call: "fit" })?;
         let (optimizer, loss) = (&mut *compiled.optimizer, &*compiled.loss);
 
-        check_all(
-            &settings,
-            &train,
-            validation.as_ref(),
-            N::Output::LEN,
-            loss,
-            optimizer,
-        )?;
         let largest = train.x.nrows().max(validation.map_or(0, |v| v.x.nrows()));
         let rows = settings.batch_size.min(largest);
         let chain = Chain::new::<N::Input, N::Output>(&mut layers, buffers, rows, Some(loss))?;
@@ -171,9 +204,9 @@ fn check_all(
 ) -> Result<()> {
     check_batch_size(settings.batch_size)?;
     optimizer.validate()?;
-    check_set("training", train.x.nrows(), train.y, classes, loss)?;
+    check_set("training", train.x, train.y, classes, loss)?;
     if let Some(set) = validation {
-        check_set("validation", set.x.nrows(), set.y, classes, loss)?;
+        check_set("validation", set.x, set.y, classes, loss)?;
     }
     Ok(())
 }
@@ -291,7 +324,8 @@ impl Trainer<'_, '_, '_> {
     }
 
     /// One gradient step on the samples `picked` of `train`: zero the gradients, forward in
-    /// training mode, loss and its gradient, backward, update.
+    /// training mode, loss and its gradient, backward, update. A non-finite loss or
+    /// gradient stops before the update.
     fn train_batch(
         &mut self,
         train: &Set<'_>,
@@ -314,6 +348,13 @@ impl Trainer<'_, '_, '_> {
         }
 
         self.chain.backward(rows);
+        if let Some(tensor) = self.chain.non_finite_grad() {
+            return Err(Error::NonFiniteGradient {
+                epoch,
+                batch,
+                tensor,
+            });
+        }
         self.chain.step(self.optimizer);
         Ok(score)
     }

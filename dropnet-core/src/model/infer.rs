@@ -3,7 +3,7 @@
 use ndarray::{s, Array2};
 
 use super::chain::{Chain, Rows, Set, Totals};
-use super::check::{check_batch_size, check_set};
+use super::check::{check_batch_size, check_inputs, check_set};
 use crate::error::{Error, Result};
 use crate::history::Evaluation;
 use crate::layer::Mode;
@@ -24,7 +24,7 @@ pub(crate) fn evaluate<'a, N: Network + ?Sized>(
         .ok_or(Error::NotCompiled { call: "evaluate" })?
         .loss;
     check_batch_size(batch_size)?;
-    check_set("evaluation", x.len(), y, N::Output::LEN, loss)?;
+    check_set("evaluation", x.matrix(), y, N::Output::LEN, loss)?;
 
     let rows = batch_size.min(x.len());
     let mut chain = Chain::new::<N::Input, N::Output>(&mut layers, buffers, rows, Some(loss))?;
@@ -61,6 +61,7 @@ pub(crate) fn predict<N: Network + ?Sized>(
     batch_size: usize,
 ) -> Result<Samples<N::Output>> {
     check_batch_size(batch_size)?;
+    check_inputs("prediction", x.matrix())?;
     let n = x.len();
     let mut result = Array2::zeros((n, N::Output::LEN));
     if n == 0 {

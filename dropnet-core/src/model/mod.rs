@@ -39,6 +39,8 @@ mod check;
 mod fit;
 mod infer;
 #[cfg(test)]
+mod nonfinite_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;
@@ -83,7 +85,8 @@ pub trait Model: Network {
     /// in batches of [`DEFAULT_BATCH_SIZE`].
     ///
     /// Fails with [`Error::NotCompiled`](crate::Error::NotCompiled) before `compile`, and
-    /// with the data errors `fit` reports.
+    /// with the data errors `fit` reports, naming the set `evaluation` (a NaN or infinite
+    /// input is [`Error::NonFiniteInput`](crate::Error::NonFiniteInput)).
     fn evaluate(
         &mut self,
         x: &Samples<Self::Input>,
@@ -104,11 +107,15 @@ pub trait Model: Network {
 
     /// The model's outputs (probabilities after a softmax) for every sample of `x`, in
     /// inference mode and batches of [`DEFAULT_BATCH_SIZE`]. Needs no `compile`.
+    ///
+    /// Fails with [`Error::NonFiniteInput`](crate::Error::NonFiniteInput), naming the set
+    /// `prediction`, when an input value is NaN or infinite.
     fn predict(&mut self, x: &Samples<Self::Input>) -> Result<Samples<Self::Output>> {
         infer::predict(self, x, DEFAULT_BATCH_SIZE)
     }
 
     /// [`Model::predict`] in batches of `batch_size`; the last batch takes what is left.
+    /// A `batch_size` of 0 is [`Error::InvalidConfig`](crate::Error::InvalidConfig).
     fn predict_batch(
         &mut self,
         x: &Samples<Self::Input>,

@@ -11,14 +11,15 @@ use crate::rng;
 use crate::runtime::Runtime;
 use crate::shape::{Image, Labels, Samples, Vector};
 
-/// `Vector<2>` → dense(8) tanh → dense(3) with activation `A`.
-pub(crate) struct Net<A: Activation = Softmax> {
-    pub(crate) dense: Dense<2, 8, Tanh>,
+/// `Vector<2>` → dense(8) with activation `H` (tanh by default) → dense(3) with activation
+/// `A`.
+pub(crate) struct Net<A: Activation = Softmax, H: Activation = Tanh> {
+    pub(crate) dense: Dense<2, 8, H>,
     pub(crate) dense_1: Dense<8, 3, A>,
     pub(crate) runtime: Runtime,
 }
 
-impl<A: Activation> Net<A> {
+impl<A: Activation, H: Activation> Net<A, H> {
     pub(crate) fn new(seed: u64) -> Self {
         Self {
             dense: Dense::new("dense", seed),
@@ -37,7 +38,7 @@ impl<A: Activation> Net<A> {
     }
 }
 
-impl<A: Activation> Network for Net<A> {
+impl<A: Activation, H: Activation> Network for Net<A, H> {
     type Input = Vector<2>;
     type Output = Vector<3>;
     const NAME: &'static str = "Net";

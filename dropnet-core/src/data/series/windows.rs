@@ -334,12 +334,12 @@ impl<const W: usize, const F: usize> Windows<W, F> {
     /// forecast value: last value plus the predicted change).
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] when there is not one prediction per window.
+    /// [`Error::DataShape`] when there is not one prediction per window.
     pub fn to_units(&self, predictions: &Samples<Vector<1>>) -> Result<Vec<f64>> {
         if predictions.len() != self.len() {
-            return Err(Error::LengthMismatch {
-                inputs: self.len(),
-                targets: predictions.len(),
+            return Err(Error::DataShape {
+                expected: format!("[{}, 1], one prediction per window", self.len()),
+                got: predictions.matrix().shape().to_vec(),
             });
         }
         let outputs = predictions.matrix();
@@ -604,7 +604,7 @@ mod tests {
         assert_eq!(w.rmse(&zero).unwrap(), naive);
         assert!(matches!(
             w.rmse(&zero.head(2)),
-            Err(Error::LengthMismatch { .. })
+            Err(Error::DataShape { .. })
         ));
     }
 
