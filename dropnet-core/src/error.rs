@@ -14,12 +14,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     // ---- files -------------------------------------------------------------------------
     /// An operating-system error while reading or writing a file.
-    #[error("{path}: {source}")]
+    ///
+    /// The message ends with the operating system's own, so the I/O error is not also
+    /// returned by [`source`](std::error::Error::source): a report that prints the chain
+    /// of sources (as `anyhow` does) shows it once. Match on `error` for its kind.
+    #[error("{path}: {error}")]
     Io {
-        /// The file being read or written.
+        /// The file (or folder) being read or written.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// An IDX file whose header or length is not what its kind requires.
@@ -339,10 +343,10 @@ fn quoted(names: &[String]) -> String {
 
 impl Error {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 
@@ -352,5 +356,27 @@ impl Error {
             name,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::io;
+
+    use super::*;
+
+    #[test]
+    fn io_error_is_shown_once_in_a_chain_of_sources() {
+        let err = Error::io("data/mnist", io::Error::other("the folder is gone"));
+
+        let mut chain = vec![err.to_string()];
+        let mut next = err.source();
+        while let Some(source) = next {
+            chain.push(source.to_string());
+            next = source.source();
+        }
+
+        assert_eq!(chain, ["data/mnist: the folder is gone"]);
     }
 }

@@ -348,7 +348,7 @@ mod tests {
         .unwrap_err();
 
         assert!(
-            matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
+            matches!(&err, Error::Io { error, .. } if error.kind() == io::ErrorKind::StorageFull)
         );
         assert_eq!(fs::read(&path).unwrap(), b"old weights");
         assert_eq!(

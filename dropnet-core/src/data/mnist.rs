@@ -4,6 +4,7 @@
 //! gzip-compressed, so the official 60,000/10,000 files load unchanged, as does any subset
 //! written in the same layout.
 
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -46,11 +47,15 @@ pub struct Mnist {
 /// compression is recognised by content either way.
 ///
 /// # Errors
-/// [`Error::Io`] (kind `NotFound`) naming the path and both names tried when a file is
-/// missing; any error of [`idx::read_images`] and [`idx::read_labels`];
-/// [`Error::LengthMismatch`] when a set has more images than labels or the other way round.
+/// [`Error::Io`] naming `dir` when it does not exist (kind `NotFound`) or is not a folder
+/// (kind `NotADirectory`); naming the file when it is missing (kind `NotFound`, with both
+/// names tried) or when a folder stands where the file should be (kind `IsADirectory`);
+/// any error of [`idx::read_images`] and [`idx::read_labels`];
+/// [`Error::LengthMismatch`] naming the `training` or `test` set when it has more images
+/// than labels or the other way round.
 pub fn load(dir: impl AsRef<Path>) -> Result<Mnist> {
     let dir = dir.as_ref();
+    check_folder(dir)?;
 
     let train_images = idx::read_images(find(dir, TRAIN_IMAGES)?)?;
     let train_labels = idx::read_labels(find(dir, TRAIN_LABELS)?)?;
@@ -68,15 +73,48 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist> {
     })
 }
 
-/// The path of `name` in `dir`, raw or with `.gz`, whichever exists (raw first).
+/// Fails unless `dir` is a folder, saying whether it is missing or something else.
+fn check_folder(dir: &Path) -> Result<()> {
+    let error = match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "this is a file, but the MNIST data folder is expected here",
+        ),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => io::Error::new(
+            io::ErrorKind::NotFound,
+            "the MNIST data folder does not exist",
+        ),
+        Err(err) => err,
+    };
+    Err(Error::io(dir, error))
+}
+
+/// The path of `name` in `dir`, raw or with `.gz`, whichever is a file (raw first).
 fn find(dir: &Path, name: &str) -> Result<PathBuf> {
     let gz_name = format!("{name}.gz");
-    let candidates = [dir.join(name), dir.join(&gz_name)];
-    if let Some(found) = candidates.iter().find(|path| path.is_file()) {
-        return Ok(found.clone());
+    let mut folder = None;
+    for path in [dir.join(name), dir.join(&gz_name)] {
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                folder.get_or_insert(path);
+            }
+            Ok(_) => return Ok(path),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(Error::io(path, err)),
+        }
     }
 
-    let message = format!("no such file (tried `{name}` and `{gz_name}`)");
+    // Some unpackers turn `name.gz` into a folder `name` holding the file.
+    if let Some(path) = folder {
+        let message = "this is a folder, but the IDX file itself (raw or gzip-compressed) is \
+                       expected here; if it is inside, move it out under this name";
+        return Err(Error::io(
+            path,
+            io::Error::new(io::ErrorKind::IsADirectory, message),
+        ));
+    }
+    let message = format!("no such file in the folder (tried `{name}` and `{gz_name}`)");
     Err(Error::io(
         dir.join(name),
         io::Error::new(io::ErrorKind::NotFound, message),
@@ -177,12 +215,94 @@ mod tests {
 
         let err = load(&dir.0).unwrap_err();
 
-        let Error::Io { path, source } = &err else {
+        let Error::Io { path, error } = &err else {
             panic!("expected Io, got {err:?}")
         };
         assert_eq!(path, &dir.0.join(TEST_IMAGES));
-        assert_eq!(source.kind(), io::ErrorKind::NotFound);
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
         let message = err.to_string();
-        assert!(message.contains("`t10k-images-idx3-ubyte.gz`"), "{message}");
+        assert!(
+            message.ends_with(
+                "t10k-images-idx3-ubyte: no such file in the folder (tried \
+                 `t10k-images-idx3-ubyte` and `t10k-images-idx3-ubyte.gz`)"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn missing_folder_is_named_as_such() {
+        let dir = Scratch::new("no-folder");
+        let absent = dir.0.join("absent");
+
+        let err = load(&absent).unwrap_err();
+
+        let Error::Io { path, error } = &err else {
+            panic!("expected Io, got {err:?}")
+        };
+        assert_eq!(path, &absent);
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            err.to_string(),
+            format!("{}: the MNIST data folder does not exist", absent.display())
+        );
+        assert!(std::error::Error::source(&err).is_none(), "shown once");
+    }
+
+    #[test]
+    fn a_file_instead_of_the_folder_is_named_as_such() {
+        let dir = Scratch::new("file-not-folder");
+        let file = dir.0.join("mnist.zip");
+        fs::write(&file, b"PK").unwrap();
+
+        let err = load(&file).unwrap_err();
+
+        assert!(
+            matches!(&err, Error::Io { path, error }
+                if path == &file && error.kind() == io::ErrorKind::NotADirectory),
+            "{err:?}"
+        );
+        assert!(err
+            .to_string()
+            .contains("is a file, but the MNIST data folder"));
+    }
+
+    #[test]
+    fn a_folder_where_a_file_should_be_is_named_as_such() {
+        let dir = Scratch::new("folder-not-file");
+        write_set(&dir.0, TEST_IMAGES, 1, TEST_LABELS, &[2]);
+        let unpacked = dir.0.join(TRAIN_IMAGES);
+        fs::create_dir(&unpacked).unwrap();
+        fs::write(unpacked.join("train-images.idx3-ubyte"), b"").unwrap();
+
+        let err = load(&dir.0).unwrap_err();
+
+        assert!(
+            matches!(&err, Error::Io { path, error }
+                if path == &unpacked && error.kind() == io::ErrorKind::IsADirectory),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("this is a folder, but the IDX file itself"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_gzip_file_beside_a_folder_of_the_raw_name_is_used() {
+        let dir = Scratch::new("folder-and-gz");
+        write_set(&dir.0, TRAIN_IMAGES, 2, TRAIN_LABELS, &[1, 2]);
+        write_set(&dir.0, TEST_IMAGES, 1, TEST_LABELS, &[2]);
+        fs::rename(
+            dir.0.join(TEST_LABELS),
+            dir.0.join(format!("{TEST_LABELS}.gz")),
+        )
+        .unwrap();
+        fs::create_dir(dir.0.join(TEST_LABELS)).unwrap();
+
+        let mnist = load(&dir.0).unwrap();
+
+        assert_eq!(mnist.test_labels.as_slice(), &[2]);
     }
 }
