@@ -4,84 +4,13 @@
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream};
+use syn::parse::{ParseStream, Parser};
 use syn::{Error, Ident, Lit, LitBool, Path, Token};
 
 use crate::dim::{ConstId, Dim, Symbols};
 use crate::ir::{Padding, Rate};
 use crate::suggest;
-
-/// A value as written: a literal, possibly negated, or a path (`K`, `config::K`, `same`).
-#[derive(Debug, Clone)]
-pub enum Value {
-    /// `3`, `0.25`, `-0.5`, `"same"`
-    Literal {
-        /// The `-` before it, kept for its span.
-        minus: Option<Token![-]>,
-        /// The literal.
-        lit: Lit,
-    },
-    /// A constant, or a word such as `same`.
-    Path(Path),
-}
-
-impl Parse for Value {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        if input.peek(Token![-]) && input.peek2(Lit) {
-            let minus = Some(input.parse::<Token![-]>()?);
-            return Ok(Value::Literal {
-                minus,
-                lit: input.parse()?,
-            });
-        }
-        if input.peek(Lit) {
-            return Ok(Value::Literal {
-                minus: None,
-                lit: input.parse()?,
-            });
-        }
-        if input.peek(Ident::peek_any) || input.peek(Token![::]) {
-            return Ok(Value::Path(input.call(Path::parse_mod_style)?));
-        }
-        Err(input.error("expected a number or the path of a constant"))
-    }
-}
-
-impl ToTokens for Value {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        match self {
-            Value::Literal { minus, lit } => {
-                minus.to_tokens(tokens);
-                lit.to_tokens(tokens);
-            }
-            Value::Path(path) => path.to_tokens(tokens),
-        }
-    }
-}
-
-impl Value {
-    /// The value as the user wrote it, without token spacing: `-0.5`, `config::K`.
-    pub fn text(&self) -> String {
-        match self {
-            Value::Literal { minus, lit } => {
-                let sign = if minus.is_some() { "-" } else { "" };
-                format!("{sign}{}", lit.to_token_stream())
-            }
-            Value::Path(path) => path_text(path),
-        }
-    }
-}
-
-/// `a::b::C` as written, with a leading `::` if there is one.
-pub fn path_text(path: &Path) -> String {
-    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-    let lead = if path.leading_colon.is_some() {
-        "::"
-    } else {
-        ""
-    };
-    format!("{lead}{}", segments.join("::"))
-}
+use crate::value::{self, path_text, Unsupported, Value};
 
 /// One argument: `3` or `strides = 2`.
 #[derive(Debug, Clone)]
@@ -111,28 +40,33 @@ impl Arg {
     }
 }
 
-/// Parses the inside of a layer's parentheses: arguments separated by commas.
+/// Parses the inside of a layer's parentheses: arguments separated by commas. Every
+/// token is consumed even when an argument is malformed, so that it is reported once.
 pub fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
-    let mut args = Vec::new();
-    while !input.is_empty() {
-        let name =
-            if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
-                let name = input.call(Ident::parse_any)?;
-                input.parse::<Token![=]>()?;
-                Some(name)
-            } else {
-                None
-            };
-        args.push(Arg {
-            name,
-            value: input.parse()?,
-        });
+    value::parse_list(input)?
+        .into_iter()
+        .map(|tokens| arg.parse2(tokens))
+        .collect()
+}
 
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
+/// One argument, the whole of `input`: `3` or `strides = 2`.
+fn arg(input: ParseStream<'_>) -> syn::Result<Arg> {
+    let name = if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==])
+    {
+        let name = input.call(Ident::parse_any)?;
+        let eq = input.parse::<Token![=]>()?;
+        if input.is_empty() {
+            let message = format!("expected a value after `{name} =`");
+            return Err(Error::new(eq.span, message));
         }
-    }
-    Ok(args)
+        Some(name)
+    } else {
+        None
+    };
+    Ok(Arg {
+        name,
+        value: input.parse()?,
+    })
 }
 
 /// What a layer accepts: required arguments (positional or by name), then optional ones
@@ -372,8 +306,14 @@ impl Constants {
 }
 
 /// A size: a whole number that fits in `usize` (zero is left to inference, which reports
-/// it as a broken rule), or a path to a `usize` constant.
-pub fn to_dim(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Result<Dim> {
+/// it as a broken rule), or a path to a `usize` constant. `param` is the parameter's name
+/// (`kernel`, `units`, `height`), for the messages about unsupported values.
+pub fn to_dim(
+    arg: &Arg,
+    subject: &str,
+    param: &str,
+    constants: &mut Constants,
+) -> syn::Result<Dim> {
     let tokens = arg.value.to_token_stream();
     let got = arg.value.text();
     let lit = match &arg.value {
@@ -390,9 +330,11 @@ pub fn to_dim(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resul
             return Err(Error::new_spanned(tokens, message));
         }
         Value::Literal { .. } => {
-            let message = format!(
-                "{subject} must be a whole number or a path to a `usize` constant, got `{got}`"
-            );
+            let message = format!("{subject} must be {SIZE}, got `{got}`");
+            return Err(Error::new_spanned(tokens, message));
+        }
+        Value::Other(other) => {
+            let message = unsupported_size(other, subject, param, &got);
             return Err(Error::new_spanned(tokens, message));
         }
     };
@@ -407,6 +349,51 @@ pub fn to_dim(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resul
             tokens,
             format!("{subject} `{got}` does not fit in `usize`"),
         )),
+    }
+}
+
+/// What a size may be, for messages.
+const SIZE: &str = "a whole number or a path to a `usize` constant";
+
+/// Why a tuple, bracketed value or expression is not a size, and how to write it instead.
+fn unsupported_size(tokens: &TokenStream, subject: &str, param: &str, got: &str) -> String {
+    let square = match param {
+        "kernel" => Some("square kernels only"),
+        "pool" => Some("square pools only"),
+        "strides" => Some("the same step along height and width"),
+        _ => None,
+    };
+    match (Unsupported::of(tokens), square) {
+        (Unsupported::Tuple(elements), Some(why)) => {
+            // `(3, 3)` means `3`; `(3, 5)` has no equivalent.
+            let fix = match elements.split_first() {
+                Some((first, rest)) if rest.iter().all(|e| e == first) => {
+                    format!("; write `{first}`")
+                }
+                _ => String::new(),
+            };
+            format!("{subject} is one whole number ({why}), got `{got}`{fix}")
+        }
+        (Unsupported::Wrapped(inner), _) => {
+            format!("{subject} must be {SIZE}, got `{got}`; write `{inner}`")
+        }
+        (Unsupported::Expression(expr), _) => format!(
+            "{subject} is an expression, `{expr}`, but sizes are integer literals or paths to \
+             `usize` constants; define `const {}: usize = {expr};` and use it",
+            param.to_uppercase()
+        ),
+        _ => format!("{subject} must be {SIZE}, got `{got}`"),
+    }
+}
+
+/// `; write `same`` when `value` is a supported value in needless brackets, `(same)`.
+fn wrapped_hint(value: &Value) -> String {
+    match value {
+        Value::Other(tokens) => match Unsupported::of(tokens) {
+            Unsupported::Wrapped(inner) => format!("; write `{inner}`"),
+            _ => String::new(),
+        },
+        _ => String::new(),
     }
 }
 
@@ -428,9 +415,21 @@ pub fn to_rate(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resu
             lit: Lit::Int(lit),
             minus,
         } if lit.suffix().is_empty() => (minus, lit.base10_digits()),
+        Value::Other(other) => {
+            let message = match Unsupported::of(other) {
+                Unsupported::Expression(expr) => format!(
+                    "{subject} is an expression, `{expr}`, but rates are literals or paths to \
+                     `f32` constants; define `const RATE: f32 = {expr};` and use it"
+                ),
+                _ => format!(
+                    "{subject} must be {RATE}, got `{got}`{}",
+                    wrapped_hint(&arg.value)
+                ),
+            };
+            return Err(Error::new_spanned(tokens, message));
+        }
         Value::Literal { .. } => {
-            let message =
-                format!("{subject} must be a number or a path to an `f32` constant, got `{got}`");
+            let message = format!("{subject} must be {RATE}, got `{got}`");
             return Err(Error::new_spanned(tokens, message));
         }
     };
@@ -449,6 +448,9 @@ pub fn to_rate(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resu
     };
     Err(Error::new_spanned(tokens, message))
 }
+
+/// What a rate may be, for messages.
+const RATE: &str = "a number or a path to an `f32` constant";
 
 /// Why a rate literal cannot be used as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -527,14 +529,17 @@ pub fn to_padding(arg: &Arg, subject: &str) -> syn::Result<Padding> {
             );
             return Err(Error::new_spanned(tokens, message));
         }
-        Value::Literal { .. } => None,
+        Value::Literal { .. } | Value::Other(_) => None,
     };
     match word.as_deref() {
         Some("valid") => Ok(Padding::Valid),
         Some("same") => Ok(Padding::Same),
         _ => {
             let got = arg.value.text();
-            let hint = suggest::did_you_mean(&got, &["valid", "same"], &[]);
+            let hint = match &arg.value {
+                Value::Other(_) => wrapped_hint(&arg.value),
+                _ => suggest::did_you_mean(&got, &["valid", "same"], &[]),
+            };
             let message = format!("{subject} must be `valid` or `same`, got `{got}`{hint}");
             Err(Error::new_spanned(tokens, message))
         }
@@ -559,6 +564,7 @@ pub fn to_bool(arg: &Arg, subject: &str) -> syn::Result<bool> {
         // Python's spelling, `True`, is the likely slip.
         Value::Path(path) => suggest::did_you_mean(&path_text(path), &["true", "false"], &[]),
         Value::Literal { .. } => String::new(),
+        Value::Other(_) => wrapped_hint(&arg.value),
     };
     let message = format!("{subject} must be `true` or `false`, got `{got}`{hint}");
     Err(Error::new_spanned(tokens, message))

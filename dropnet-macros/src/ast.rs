@@ -22,15 +22,15 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::quote;
 use syn::ext::IdentExt;
-use syn::parse::{Lookahead1, ParseBuffer, ParseStream, Parser};
-use syn::punctuated::Punctuated;
+use syn::parse::{Lookahead1, Parse, ParseBuffer, ParseStream, Parser};
 use syn::{braced, parenthesized, token, Attribute, Error, Ident, Token, Visibility};
 
-use crate::args::{self, Arg, Bound, Constants, Signature, Value};
+use crate::args::{self, Arg, Bound, Constants, Signature};
 use crate::dim::Dim;
 use crate::infer::Site;
 use crate::ir::{self, Activation, LayerKind, LayerSpec, ModelSpec};
 use crate::suggest;
+use crate::value::{self, Value};
 
 /// The layer and activation words, parsed as custom keywords so that `lookahead1` lists
 /// them when something else is found.
@@ -296,18 +296,23 @@ fn parse_sizes(
 ) -> syn::Result<Sizes> {
     let content;
     let paren = parenthesized!(content in input);
-    let values = Punctuated::<Value, Token![,]>::parse_terminated(&content)?;
+    let items = value::parse_list(&content)?;
 
-    let nouns = ir::input_nouns(values.len());
-    let mut dims = Some(Vec::with_capacity(values.len()));
-    let mut tokens = Vec::with_capacity(values.len());
-    for (index, value) in values.into_iter().enumerate() {
+    let nouns = ir::input_nouns(items.len());
+    let params = ir::input_params(items.len());
+    let mut dims = Some(Vec::with_capacity(items.len()));
+    let mut tokens = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
         let noun = nouns
             .and_then(|n| n.get(index))
             .map_or("an input size", |n| n);
-        let arg = Arg { name: None, value };
+        let param = params.and_then(|p| p.get(index)).map_or("size", |p| p);
+        let arg = Arg {
+            name: None,
+            value: Value::parse.parse2(item)?,
+        };
         tokens.push(arg.tokens());
-        match args::to_dim(&arg, &format!("{label}: {noun}"), constants) {
+        match args::to_dim(&arg, &format!("{label}: {noun}"), param, constants) {
             Ok(dim) => {
                 if let Some(dims) = dims.as_mut() {
                     dims.push(dim);
@@ -403,7 +408,10 @@ fn parse_layer(
         let group = input.fork().parse::<TokenTree>()?;
         let content;
         parenthesized!(content in input);
-        (Some(group), args::parse_args(&content)?)
+        let args = args::parse_args(&content).map_err(|error| {
+            Error::new(error.span(), format!("layer {position} `{ident}`: {error}"))
+        })?;
+        (Some(group), args)
     } else {
         (None, Vec::new())
     };
@@ -552,7 +560,7 @@ impl Binder<'_> {
             return Some(None);
         };
         let subject = self.subject(param);
-        let result = args::to_dim(arg, &subject, self.constants);
+        let result = args::to_dim(arg, &subject, param, self.constants);
         self.keep(result).map(Some)
     }
 

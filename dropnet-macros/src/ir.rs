@@ -223,3 +223,14 @@ pub fn input_nouns(rank: usize) -> Option<&'static [&'static str]> {
         _ => None,
     }
 }
+
+/// The parameter names of the input sizes of a model of `rank` sizes, if that rank is
+/// allowed; messages suggest constants named after them (`HEIGHT`).
+pub fn input_params(rank: usize) -> Option<&'static [&'static str]> {
+    match rank {
+        1 => Some(&["length"]),
+        2 => Some(&["time_steps", "features"]),
+        3 => Some(&["height", "width", "channels"]),
+        _ => None,
+    }
+}

@@ -28,6 +28,7 @@ mod expand;
 mod infer;
 mod ir;
 mod suggest;
+mod value;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;

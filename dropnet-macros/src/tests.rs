@@ -330,3 +330,60 @@ fn malformed_input_is_an_error_not_a_panic() {
         assert!(!code.is_empty() || code.is_empty());
     }
 }
+
+#[test]
+fn unsupported_argument_syntax_names_the_layer_and_what_is_accepted() {
+    let messages = error_messages(quote! {
+        Net(8, 8, 1) {
+            conv2d(4, (3, 3));
+            conv2d(4, 3, strides = (2, 1));
+            maxpool([2]);
+            dropout(1.0 - P);
+            flatten;
+            dense([4]);
+            dense(((2)));
+            dense(A + 1);
+            dense(4, ,);
+        }
+    });
+
+    assert_eq!(
+        messages,
+        [
+            "layer 1 `conv2d(4, (3, 3))`: the kernel size is one whole number (square kernels \
+             only), got `(3, 3)`; write `3`",
+            "layer 2 `conv2d(4, 3, strides = (2, 1))`: the stride is one whole number (the same \
+             step along height and width), got `(2, 1)`",
+            "layer 3 `maxpool([2])`: the pool size must be a whole number or a path to a `usize` \
+             constant, got `[2]`; write `2`",
+            "layer 4 `dropout(1.0 - P)`: the rate is an expression, `1.0 - P`, but rates are \
+             literals or paths to `f32` constants; define `const RATE: f32 = 1.0 - P;` and use it",
+            "layer 6 `dense([4])`: the number of units must be a whole number or a path to a \
+             `usize` constant, got `[4]`; write `4`",
+            "layer 7 `dense(((2)))`: the number of units must be a whole number or a path to a \
+             `usize` constant, got `((2))`; write `2`",
+            "layer 8 `dense(A + 1)`: the number of units is an expression, `A + 1`, but sizes \
+             are integer literals or paths to `usize` constants; define \
+             `const UNITS: usize = A + 1;` and use it",
+            "layer 9 `dense`: expected a value before this comma",
+        ]
+    );
+}
+
+#[test]
+fn unsupported_input_sizes_name_the_model() {
+    let messages = error_messages(quote! {
+        Net((28, 28), H * 2) { flatten; dense(1); }
+    });
+
+    assert_eq!(
+        messages,
+        [
+            "model `Net`: the number of time steps must be a whole number or a path to a `usize` \
+             constant, got `(28, 28)`",
+            "model `Net`: the number of features is an expression, `H * 2`, but sizes are \
+             integer literals or paths to `usize` constants; define \
+             `const FEATURES: usize = H * 2;` and use it",
+        ]
+    );
+}
