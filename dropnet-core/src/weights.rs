@@ -47,8 +47,9 @@ const BYTES_PER_SCALAR_ALLOWED: u64 = 8;
 /// previous file at `path` whole; the temporary file is removed on failure.
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written or renamed (for instance when `path` is a
-/// directory); [`Error::InvalidConfig`] if two variables of the model share a tensor name.
+/// [`Error::Io`] naming `path` if the file cannot be written or renamed (for instance when
+/// `path` is a directory, or its folder does not exist, which the message says in words);
+/// [`Error::InvalidConfig`] if two variables of the model share a tensor name.
 pub fn save<N: Network + ?Sized>(model: &N, path: &Path) -> Result<()> {
     let mut names = HashSet::new();
     let mut tensors = Vec::new();
@@ -235,6 +236,7 @@ fn check_no_extra(file: &SafeTensors<'_>, names: &HashSet<String>) -> Result<()>
 
 /// Writes a file through `write` under a temporary name beside `path`, syncs it, and
 /// renames it over `path`; on failure the temporary file is removed and `path` untouched.
+/// Every error names `path`, never the temporary file.
 fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
     let temp = temp_path(path)?;
     // `create_new` never truncates another writer's file; only a file created here is
@@ -243,7 +245,7 @@ fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>
         .write(true)
         .create_new(true)
         .open(&temp)
-        .map_err(|e| Error::io(&temp, e))?;
+        .map_err(|e| create_error(path, e))?;
 
     if let Err(err) = fill_and_rename(file, &temp, path, write) {
         let _ = fs::remove_file(&temp);
@@ -261,10 +263,38 @@ fn fill_and_rename(
     path: &Path,
     write: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<()> {
-    write(&mut file).map_err(|e| Error::io(temp, e))?;
-    file.sync_all().map_err(|e| Error::io(temp, e))?;
+    // Errors name the target: the temporary file is an implementation detail, and it is
+    // removed anyway.
+    write(&mut file).map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
     drop(file);
     fs::rename(temp, path).map_err(|e| Error::io(path, e))
+}
+
+/// The error of creating the temporary file beside `path`, reported against `path`, and
+/// in words when its folder is missing or is not a folder (the usual causes).
+fn create_error(path: &Path, error: io::Error) -> Error {
+    let folder = folder_of(path);
+    let problem = match fs::metadata(folder) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            Some((io::ErrorKind::NotFound, "does not exist"))
+        }
+        Ok(meta) if !meta.is_dir() => Some((io::ErrorKind::NotADirectory, "is not a folder")),
+        _ => None,
+    };
+    let Some((kind, what)) = problem else {
+        return Error::io(path, error);
+    };
+    let message = format!("cannot save: the folder {} {what}", folder.display());
+    Error::io(path, io::Error::new(kind, message))
+}
+
+/// The folder `path` is in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// A temporary name in the same folder as `path`, unique within this process.
@@ -289,11 +319,7 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
 /// Best effort: a failure here cannot corrupt anything, since either the old or the new
 /// file is complete at `path`, so it is ignored.
 fn sync_parent(path: &Path) {
-    let parent = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(parent) {
+    if let Ok(dir) = File::open(folder_of(path)) {
         let _ = dir.sync_all();
     }
 }
@@ -348,7 +374,9 @@ mod tests {
         .unwrap_err();
 
         assert!(
-            matches!(&err, Error::Io { error, .. } if error.kind() == io::ErrorKind::StorageFull)
+            matches!(&err, Error::Io { path: p, error }
+                if p == &path && error.kind() == io::ErrorKind::StorageFull),
+            "the error names the target, not the temporary file: {err:?}"
         );
         assert_eq!(fs::read(&path).unwrap(), b"old weights");
         assert_eq!(

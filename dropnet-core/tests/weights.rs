@@ -410,10 +410,37 @@ fn failed_rename_leaves_the_target_and_no_temporary_file() {
 fn save_into_missing_folder_is_an_io_error() {
     let dir = Scratch::new("no-folder");
 
-    let err = weights::save(&model(1), &dir.path("absent/model.safetensors")).unwrap_err();
+    let target = dir.path("absent/model.safetensors");
+    let err = weights::save(&model(1), &target).unwrap_err();
 
-    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::Io { path, .. } if path == &target),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: cannot save: the folder {} does not exist",
+            target.display(),
+            dir.path("absent").display()
+        )
+    );
     assert!(dir.listing().is_empty());
+}
+
+#[test]
+fn save_under_a_file_says_it_is_not_a_folder() {
+    let dir = Scratch::new("file-as-folder");
+    fs::write(dir.path("notes.txt"), b"text").unwrap();
+    let target = dir.path("notes.txt/model.safetensors");
+
+    let err = weights::save(&model(1), &target).unwrap_err();
+
+    assert!(
+        err.to_string().ends_with("notes.txt is not a folder"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(".tmp"), "{err}");
 }
 
 #[test]
