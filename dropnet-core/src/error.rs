@@ -90,6 +90,25 @@ pub enum Error {
         got: Vec<usize>,
     },
 
+    /// A flat list of values whose length is not the number of samples times the values
+    /// in one sample.
+    #[error(
+        "{samples} samples of shape {sample_shape:?} need {} values ({samples} × {per_sample}), \
+         but {got} were given{}",
+        needed(*.samples, *.per_sample),
+        whole_samples(*.got, *.per_sample)
+    )]
+    ValueCount {
+        /// The number of samples asked for.
+        samples: usize,
+        /// The shape of one sample.
+        sample_shape: &'static [usize],
+        /// Values in one sample.
+        per_sample: usize,
+        /// Values given.
+        got: usize,
+    },
+
     /// Inputs and targets of different counts.
     #[error("the {set} set has {inputs} input samples but {targets} targets")]
     LengthMismatch {
@@ -333,6 +352,21 @@ pub enum CsvProblem {
         /// What the CSV reader reported, with its position.
         reason: String,
     },
+}
+
+/// `samples × per_sample`, which cannot overflow in 128 bits.
+fn needed(samples: usize, per_sample: usize) -> u128 {
+    samples as u128 * per_sample as u128
+}
+
+/// How many whole samples `got` values make, when they make a whole number of them.
+fn whole_samples(got: usize, per_sample: usize) -> String {
+    if per_sample == 0 || got % per_sample != 0 {
+        return String::new();
+    }
+    let count = got / per_sample;
+    let noun = if count == 1 { "sample" } else { "samples" };
+    format!(" ({got} values are {count} {noun})")
 }
 
 /// Column names in backticks, separated by commas.

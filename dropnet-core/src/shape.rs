@@ -58,9 +58,9 @@ pub fn format_shape(dims: &[usize]) -> String {
 
 /// A set of samples of the static shape `S`, stored as a `[n, S::LEN]` matrix.
 ///
-/// Build it from an array whose shape is `[n, S::DIMS…]` with [`Samples::from_array`], or from
-/// a flat vector with [`Samples::from_vec`]; both check the shape and return
-/// [`Error::DataShape`] on a mismatch.
+/// Build it from an array whose shape is `[n, S::DIMS…]` with [`Samples::from_array`]
+/// ([`Error::DataShape`] on a mismatch), or from a flat vector with [`Samples::from_vec`]
+/// ([`Error::ValueCount`] unless it holds `n × S::LEN` values).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Samples<S: Shape> {
     data: Array2<f32>,
@@ -90,12 +90,20 @@ impl<S: Shape> Samples<S> {
     }
 
     /// Wraps `values`, which holds `n` samples back to back in channels-last order.
+    ///
+    /// Fails with [`Error::ValueCount`] unless `values` holds exactly `n × S::LEN` values.
     pub fn from_vec(n: usize, values: Vec<f32>) -> Result<Self> {
-        let len = values.len();
-        let data = Array2::from_shape_vec((n, S::LEN), values).map_err(|_| Error::DataShape {
-            expected: expected_dims::<S>(),
-            got: vec![len],
-        })?;
+        let got = values.len();
+        let value_count = || Error::ValueCount {
+            samples: n,
+            sample_shape: S::DIMS,
+            per_sample: S::LEN,
+            got,
+        };
+        if n.checked_mul(S::LEN) != Some(got) {
+            return Err(value_count());
+        }
+        let data = Array2::from_shape_vec((n, S::LEN), values).map_err(|_| value_count())?;
         Ok(Self::from_matrix_unchecked(data))
     }
 
@@ -277,6 +285,51 @@ mod tests {
         let wrong = ArrayD::<f32>::zeros(IxDyn(&[3, 28, 27, 1]));
         let err = Samples::<Image<28, 28, 1>>::from_array(wrong).unwrap_err();
         assert!(matches!(err, Error::DataShape { .. }), "{err}");
+    }
+
+    #[test]
+    fn from_vec_says_how_many_values_the_samples_need() {
+        let short = Samples::<Image<8, 8, 1>>::from_vec(2, vec![0.0; 10]).unwrap_err();
+        let whole = Samples::<Image<8, 8, 1>>::from_vec(2, vec![0.0; 192]).unwrap_err();
+        let one = Samples::<Vector<3>>::from_vec(2, vec![0.0; 3]).unwrap_err();
+        let huge = Samples::<Vector<3>>::from_vec(usize::MAX, vec![0.0; 3]).unwrap_err();
+
+        assert!(
+            matches!(
+                short,
+                Error::ValueCount {
+                    samples: 2,
+                    per_sample: 64,
+                    got: 10,
+                    ..
+                }
+            ),
+            "{short:?}"
+        );
+        assert_eq!(
+            short.to_string(),
+            "2 samples of shape [8, 8, 1] need 128 values (2 × 64), but 10 were given"
+        );
+        assert_eq!(
+            whole.to_string(),
+            "2 samples of shape [8, 8, 1] need 128 values (2 × 64), but 192 were given \
+             (192 values are 3 samples)"
+        );
+        assert!(
+            one.to_string().ends_with("(3 values are 1 sample)"),
+            "{one}"
+        );
+        let needed = usize::MAX as u128 * 3;
+        assert!(
+            huge.to_string().contains(&format!("need {needed} values")),
+            "{huge}"
+        );
+        assert_eq!(
+            Samples::<Vector<3>>::from_vec(2, vec![0.0; 6])
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
