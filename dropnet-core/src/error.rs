@@ -361,7 +361,7 @@ fn needed(samples: usize, per_sample: usize) -> u128 {
 
 /// How many whole samples `got` values make, when they make a whole number of them.
 fn whole_samples(got: usize, per_sample: usize) -> String {
-    if per_sample == 0 || got % per_sample != 0 {
+    if per_sample == 0 || !got.is_multiple_of(per_sample) {
         return String::new();
     }
     let count = got / per_sample;
