@@ -29,6 +29,21 @@ pub mod shape;
 pub mod summary;
 pub mod weights;
 
+/// The `ndarray` crate (0.16) that this library's data types are built on, re-exported so
+/// that a program can build inputs for [`Samples::from_array`] or read
+/// [`Samples::matrix`] without depending on a matching version of `ndarray` itself.
+///
+/// ```
+/// use dropnet_core::ndarray::{ArrayD, IxDyn};
+/// use dropnet_core::{Image, Samples};
+///
+/// let pixels = ArrayD::<f32>::from_elem(IxDyn(&[2, 8, 8, 1]), 0.5);
+/// let images = Samples::<Image<8, 8, 1>>::from_array(pixels)?;
+/// assert_eq!(images.matrix().shape(), [2, 64]);
+/// # Ok::<(), dropnet_core::Error>(())
+/// ```
+pub use ndarray;
+
 pub use error::{Error, Result};
 pub use layer::{Layer, Mode, Param, Pass};
 pub use model::Model;
