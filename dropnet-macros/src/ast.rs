@@ -199,13 +199,19 @@ impl Model {
 }
 
 /// Parses a whole call. Never fails: errors within a model are kept in [`Model::errors`],
-/// and a header error that ends the parse is returned with the call.
+/// and a header error that ends the parse is returned with the call. A call without any
+/// model, and tokens after a model that cannot start another, are errors too.
 pub fn parse(tokens: TokenStream) -> (Call, Vec<Error>) {
     let mut call = Call::default();
     let mut errors = Vec::new();
 
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         while !input.is_empty() {
+            if !starts_model(input) {
+                let previous = call.models.last().map(|m| &m.header.name);
+                errors.push(not_a_model(input, previous));
+                return Ok(());
+            }
             let start = errors.len();
             match parse_model(input, &mut call.constants, &mut errors) {
                 Ok(mut model) => {
@@ -224,7 +230,40 @@ pub fn parse(tokens: TokenStream) -> (Call, Vec<Error>) {
     if let Err(error) = parser.parse2(tokens) {
         errors.push(error);
     }
+    if call.models.is_empty() && call.broken.is_none() && errors.is_empty() {
+        let message = "`model!` declares no model; write one as `Name(input sizes) { layers }`, \
+                       e.g. `Net(4) { dense(1); }`";
+        errors.push(Error::new(Span::call_site(), message));
+    }
     (call, errors)
+}
+
+/// True unless `input` clearly cannot start a model: after its attributes and visibility,
+/// a model has a name and then brackets (parentheses, or the braces or square brackets of
+/// a slip that [`parse_model`] reports). Attributes that do not parse count as a start, so
+/// that their own error is reported.
+fn starts_model(input: ParseStream<'_>) -> bool {
+    let fork = input.fork();
+    if fork.call(Attribute::parse_outer).is_err() || fork.parse::<Visibility>().is_err() {
+        return true;
+    }
+    fork.parse::<Ident>().is_ok() && matches!(fork.parse::<TokenTree>(), Ok(TokenTree::Group(_)))
+}
+
+/// The error for tokens that are not a model, covering all of them, and consuming them.
+fn not_a_model(input: ParseStream<'_>, previous: Option<&Ident>) -> Error {
+    let first = input
+        .cursor()
+        .token_tree()
+        .map(|(token, _)| value::tokens_text(token.into()))
+        .unwrap_or_default();
+    let rest: TokenStream = input.parse().unwrap_or_default();
+    let model = "each model is `Name(input sizes) { layers }`";
+    let message = match previous {
+        Some(name) => format!("unexpected `{first}` after model `{name}`; {model}"),
+        None => format!("expected a model, found `{first}`; {model}"),
+    };
+    Error::new_spanned(rest, message)
 }
 
 /// Consumes everything left, so that the parser does not report it again.

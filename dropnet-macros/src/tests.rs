@@ -387,3 +387,36 @@ fn unsupported_input_sizes_name_the_model() {
         ]
     );
 }
+
+#[test]
+fn a_call_without_models_is_an_error() {
+    assert_eq!(
+        error_messages(quote!()),
+        [
+            "`model!` declares no model; write one as `Name(input sizes) { layers }`, e.g. \
+             `Net(4) { dense(1); }`"
+        ]
+    );
+    assert_eq!(
+        error_messages(quote!(extra)),
+        ["expected a model, found `extra`; each model is `Name(input sizes) { layers }`"]
+    );
+}
+
+#[test]
+fn tokens_after_a_model_are_one_error_and_no_stub() {
+    let tokens = quote! { Net(4) { dense(1); } extra };
+    let code = compact(expand_model(tokens.clone()));
+
+    assert_eq!(
+        error_messages(tokens),
+        ["unexpected `extra` after model `Net`; each model is `Name(input sizes) { layers }`"]
+    );
+    assert!(!code.contains("structextra"), "{code}");
+    // The model before is complete, so it is generated in full.
+    assert!(code.contains("pubconstPARAM_COUNT:usize=5;"), "{code}");
+    assert_eq!(
+        error_messages(quote! { Net(4) { dense(1); }; }),
+        ["unexpected `;` after model `Net`; each model is `Name(input sizes) { layers }`"]
+    );
+}

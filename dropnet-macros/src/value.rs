@@ -278,7 +278,7 @@ mod tests {
             (quote!((3, 3)), "(3, 3)"),
             (quote!(A + 1), "A + 1"),
             (quote!([4]), "[4]"),
-            (quote!((2)), "((2))"),
+            (quote! { ((2)) }, "((2))"),
             (quote!(K as usize), "K as usize"),
             (quote!(f(2) * -K), "f(2) * -K"),
             (quote!(m::f(2).len()), "m::f(2).len()"),
@@ -302,7 +302,8 @@ mod tests {
             of(quote!((3, 3))),
             Unsupported::Tuple(vec!["3".into(), "3".into()])
         );
-        assert_eq!(of(quote!((2))), Unsupported::Wrapped("2".into()));
+        // Braces keep rustfmt from removing the parentheses inside.
+        assert_eq!(of(quote! { ((2)) }), Unsupported::Wrapped("2".into()));
         assert_eq!(of(quote!([4])), Unsupported::Wrapped("4".into()));
         assert_eq!(of(quote!({ K })), Unsupported::Wrapped("K".into()));
         assert_eq!(of(quote!(A + 1)), Unsupported::Expression("A + 1".into()));

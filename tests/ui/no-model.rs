@@ -1,0 +1,3 @@
+dropnet::model! {}
+
+fn main() {}
