@@ -280,28 +280,63 @@ fn missing(
     Error::new_spanned(layer, message)
 }
 
-/// The constants a call refers to: their names for inference and their paths for code.
+/// The constants a call refers to: their names for inference, and for code their paths
+/// and how each is used.
+///
+/// The expansion evaluates each path once, into a private constant of the type it is used
+/// as (see `expand`), so that a constant of the wrong type, or an unknown one, is one
+/// error at the user's token rather than one per use.
 #[derive(Debug, Default)]
 pub struct Constants {
     /// Names, indexed by [`ConstId`].
     pub symbols: Symbols,
-    /// Paths as written, indexed by [`ConstId`].
-    pub paths: Vec<Path>,
+    /// Paths as first written and their uses, indexed by [`ConstId`].
+    pub entries: Vec<Constant>,
+    /// The name of the call's first model, which names the private constants so that two
+    /// calls in one module do not clash (model names are unique there, being struct names).
+    pub owner: String,
+}
+
+/// One constant of a call.
+#[derive(Debug, Clone)]
+pub struct Constant {
+    /// The path where it first appears; its span is where a type error points.
+    pub path: Path,
+    /// Used as a size, a `usize`.
+    pub size: bool,
+    /// Used as a dropout rate, an `f32`.
+    pub rate: bool,
 }
 
 impl Constants {
-    /// The id of `path`; equal paths share one.
-    pub fn intern(&mut self, path: &Path) -> ConstId {
-        let id = self.symbols.intern(&path_text(path));
-        if id.0 == self.paths.len() {
-            self.paths.push(path.clone());
+    /// The id of `path` used as a size; equal paths share one.
+    pub fn size(&mut self, path: &Path) -> ConstId {
+        let id = self.intern(path);
+        if let Some(entry) = self.entries.get_mut(id.0) {
+            entry.size = true;
         }
         id
     }
 
-    /// The path of a constant.
-    pub fn path(&self, id: ConstId) -> Option<&Path> {
-        self.paths.get(id.0)
+    /// The id of `path` used as a rate; equal paths share one.
+    pub fn rate(&mut self, path: &Path) -> ConstId {
+        let id = self.intern(path);
+        if let Some(entry) = self.entries.get_mut(id.0) {
+            entry.rate = true;
+        }
+        id
+    }
+
+    fn intern(&mut self, path: &Path) -> ConstId {
+        let id = self.symbols.intern(&path_text(path));
+        if id.0 == self.entries.len() {
+            self.entries.push(Constant {
+                path: path.clone(),
+                size: false,
+                rate: false,
+            });
+        }
+        id
     }
 }
 
@@ -317,7 +352,7 @@ pub fn to_dim(
     let tokens = arg.value.to_token_stream();
     let got = arg.value.text();
     let lit = match &arg.value {
-        Value::Path(path) => return Ok(Dim::constant(constants.intern(path))),
+        Value::Path(path) => return Ok(Dim::constant(constants.size(path))),
         Value::Literal {
             lit: Lit::Int(lit),
             minus: None,
@@ -406,7 +441,7 @@ pub fn to_rate(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resu
     let tokens = arg.value.to_token_stream();
     let got = arg.value.text();
     let (minus, digits) = match &arg.value {
-        Value::Path(path) => return Ok(Rate::Const(constants.intern(path))),
+        Value::Path(path) => return Ok(Rate::Const(constants.rate(path))),
         Value::Literal {
             lit: Lit::Float(lit),
             minus,

@@ -230,6 +230,12 @@ pub fn parse(tokens: TokenStream) -> (Call, Vec<Error>) {
     if let Err(error) = parser.parse2(tokens) {
         errors.push(error);
     }
+    let owner = call
+        .models
+        .first()
+        .map(|m| &m.header)
+        .or(call.broken.as_ref());
+    call.constants.owner = owner.map_or_else(String::new, |h| h.name.to_string());
     if call.models.is_empty() && call.broken.is_none() && errors.is_empty() {
         let message = "`model!` declares no model; write one as `Name(input sizes) { layers }`, \
                        e.g. `Net(4) { dense(1); }`";

@@ -5,12 +5,12 @@
 //! arguments carry the inferred sizes; forward, backward and training are generic code in
 //! the core. An invalid model gets a stub instead (see [`stub`]).
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::args::Constants;
 use crate::ast::{Call, Header, Model};
-use crate::dim::{Dim, Expr, Symbols};
+use crate::dim::{ConstId, Dim, Expr, Symbols};
 use crate::infer::{Check, Cond, Inference, LayerInfo};
 use crate::ir::{Activation, LayerKind, LayerSpec, Padding, Rate, Shape};
 
@@ -19,7 +19,7 @@ use crate::ir::{Activation, LayerKind, LayerSpec, Padding, Rate, Shape};
 /// not add a second "defined multiple times" error.
 pub fn call(call: &Call, inferred: &[Inference]) -> TokenStream {
     let mut names: Vec<String> = Vec::new();
-    let mut out = TokenStream::new();
+    let mut out = constant_items(&call.constants);
 
     for (model, inference) in call.models.iter().zip(inferred) {
         let name = model.header.name.to_string();
@@ -40,6 +40,48 @@ pub fn call(call: &Call, inferred: &[Inference]) -> TokenStream {
         }
     }
     out
+}
+
+/// What a user constant is used as, which is the type of its private copy.
+#[derive(Clone, Copy)]
+enum Use {
+    Size,
+    Rate,
+}
+
+/// The name of the private copy of constant `id`: `__dropnet_Net_size_0`. The owner is a
+/// model name, unique among the structs of the module, and the `_size_N` suffix is read
+/// back unambiguously from the end, so two calls in one module never share a name.
+fn constant_ident(constants: &Constants, id: ConstId, used: Use) -> Ident {
+    let owner = &constants.owner;
+    match used {
+        Use::Size => format_ident!("__dropnet_{owner}_size_{}", id.0),
+        Use::Rate => format_ident!("__dropnet_{owner}_rate_{}", id.0),
+    }
+}
+
+/// One private constant per user constant and use, `const __dropnet_Net_size_0: usize =
+/// K;`, which every other part of the expansion names instead of the path. The path keeps
+/// its span, so a constant of the wrong type or an unknown one is one error at the user's
+/// token, and nothing downstream repeats it: the copy has the right type either way.
+fn constant_items(constants: &Constants) -> TokenStream {
+    let mut items = TokenStream::new();
+    for (index, constant) in constants.entries.iter().enumerate() {
+        let path = &constant.path;
+        let uses = [
+            (constant.size, Use::Size, quote!(::core::primitive::usize)),
+            (constant.rate, Use::Rate, quote!(::core::primitive::f32)),
+        ];
+        for (_, used, ty) in uses.into_iter().filter(|(is_used, ..)| *is_used) {
+            let ident = constant_ident(constants, ConstId(index), used);
+            items.extend(quote! {
+                #[doc(hidden)]
+                #[allow(dead_code, non_upper_case_globals)]
+                const #ident: #ty = #path;
+            });
+        }
+    }
+    items
 }
 
 /// A valid model's full expansion; `None` if some piece is unexpectedly missing.
@@ -302,10 +344,10 @@ fn saturating(value: &Dim, constants: &Constants) -> TokenStream {
         quote!(::core::primitive::usize::#name(#a, #b))
     };
     match expr {
-        Expr::Const(id) => match constants.path(*id) {
-            Some(path) => quote!(#path),
-            None => quote!(0),
-        },
+        Expr::Const(id) => {
+            let ident = constant_ident(constants, *id, Use::Size);
+            quote!(#ident)
+        }
         Expr::Add(a, b) => usize_fn("saturating_add", a, b),
         Expr::Sub(a, b) => usize_fn("saturating_sub", a, b),
         Expr::Mul(a, b) => usize_fn("saturating_mul", a, b),
@@ -405,10 +447,10 @@ fn condition(cond: &Cond, constants: &Constants) -> TokenStream {
             let a = checked(a, constants);
             quote!(#a.is_some())
         }
-        Cond::RateInRange(id) => match constants.path(*id) {
-            Some(path) => quote!(#path >= 0.0 && #path < 1.0),
-            None => quote!(true),
-        },
+        Cond::RateInRange(id) => {
+            let rate = constant_ident(constants, *id, Use::Rate);
+            quote!(#rate >= 0.0 && #rate < 1.0)
+        }
     }
 }
 
@@ -422,10 +464,10 @@ fn rate(rate: &Rate, constants: &Constants) -> TokenStream {
             let lit = Literal::f32_unsuffixed(r);
             quote!(#lit)
         }
-        Rate::Const(id) => match constants.path(*id) {
-            Some(path) => quote!(#path),
-            None => quote!(0.0),
-        },
+        Rate::Const(id) => {
+            let rate = constant_ident(constants, *id, Use::Rate);
+            quote!(#rate)
+        }
     }
 }
 

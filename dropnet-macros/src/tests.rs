@@ -64,18 +64,64 @@ fn constant_sizes_become_braced_expressions_and_const_assertions() {
     let code = compact(expand_model(quote! {
         Net(H, W, 1) { conv2d(4, K, strides = 2); flatten; dense(UNITS); }
     }));
+    // Each path is evaluated once, into a private constant that the rest names.
+    let (h, w, k) = (
+        "__dropnet_Net_size_0",
+        "__dropnet_Net_size_1",
+        "__dropnet_Net_size_2",
+    );
 
     assert!(!code.contains("compile_error"), "{code}");
-    assert!(code.contains("Conv2d<{H},{W},1,4,{K},2,false,"), "{code}");
+    for (name, path) in [
+        (h, "H"),
+        (w, "W"),
+        (k, "K"),
+        ("__dropnet_Net_size_3", "UNITS"),
+    ] {
+        let item = format!("const{name}:::core::primitive::usize={path};");
+        assert_eq!(code.matches(&item).count(), 1, "{item} in {code}");
+    }
+    assert!(!code.contains("saturating_sub(H,K)"), "{code}");
     assert!(
-        code.contains("usize::saturating_sub(H,K)/{letdivisor=2;"),
+        code.contains(&format!("Conv2d<{{{h}}},{{{w}}},1,4,{{{k}}},2,false,")),
         "{code}"
     );
     assert!(
-        code.contains("::core::assert!(K<=H,\"layer1`conv2d(4,K,strides=2)`needsamapatleastK×K"),
+        code.contains(&format!("usize::saturating_sub({h},{k})/{{letdivisor=2;")),
+        "{code}"
+    );
+    assert!(
+        code.contains(&format!(
+            "::core::assert!({k}<={h},\"layer1`conv2d(4,K,strides=2)`needsamapatleastK×K"
+        )),
         "{code}"
     );
     assert!(code.contains("__dropnet_checked_mul"), "{code}");
+}
+
+#[test]
+fn a_constant_rate_is_copied_into_an_f32() {
+    let code = compact(expand_model(quote! {
+        Net(N) { dropout(P); dense(N); }
+    }));
+
+    // The input size N comes first, so it is constant 0 and P constant 1.
+    assert!(
+        code.contains("const__dropnet_Net_size_0:::core::primitive::usize=N;"),
+        "{code}"
+    );
+    assert!(
+        code.contains("const__dropnet_Net_rate_1:::core::primitive::f32=P;"),
+        "{code}"
+    );
+    assert!(
+        code.contains("::new(\"dropout\",seed,__dropnet_Net_rate_1)"),
+        "{code}"
+    );
+    assert!(
+        code.contains("::core::assert!(__dropnet_Net_rate_1>=0.0&&__dropnet_Net_rate_1<1.0"),
+        "{code}"
+    );
 }
 
 #[test]
