@@ -96,6 +96,22 @@ impl<Sh: Shape> Dropout<Sh> {
         self.rate
     }
 
+    /// Changes the probability of dropping a value, so that one declared model can be run
+    /// at several rates. The streams go on where they were; the next pass uses the new
+    /// rate, while a mask already drawn for backward is kept.
+    ///
+    /// Fails with [`Error::InvalidConfig`] for a rate outside `[0, 1)`, leaving the layer
+    /// unchanged.
+    pub fn set_rate(&mut self, rate: f32) -> Result<()> {
+        // The constructor checks the rate and rounds the scale and threshold; reuse it so
+        // a changed layer is exactly a layer built with that rate.
+        let fresh = Self::try_new(self.name, 0, rate)?;
+        self.rate = fresh.rate;
+        self.scale = fresh.scale;
+        self.threshold = fresh.threshold;
+        Ok(())
+    }
+
     /// While frozen, a training forward reuses the previous training mask when it has the
     /// same batch size, instead of drawing a new one; it still draws when there is none.
     ///
@@ -444,5 +460,23 @@ mod tests {
         assert_eq!(layer.input_dims(), &[13, 13, 32]);
         assert_eq!(layer.output_dims(), &[13, 13, 32]);
         assert_eq!(layer.param_count(), 0);
+    }
+
+    #[test]
+    fn set_rate_makes_the_layer_a_layer_built_with_that_rate() {
+        let input = Array2::ones((4, 50));
+        let mut changed = Dropout::<Vector<50>>::new("dropout", 6, 0.25);
+        let mut built = Dropout::<Vector<50>>::new("dropout", 6, 0.6);
+
+        changed.set_rate(0.6).unwrap();
+        let error = changed.set_rate(1.0).unwrap_err();
+
+        assert!(error.to_string().contains("rate"), "{error}");
+        assert_eq!(changed.rate(), 0.6);
+        let expected = run(&mut built, &input, TRAIN);
+        assert_eq!(run(&mut changed, &input, TRAIN), expected);
+        changed.set_rate(0.0).unwrap();
+        assert!(!changed.is_stochastic());
+        assert_eq!(run(&mut changed, &input, TRAIN), input);
     }
 }
