@@ -120,6 +120,14 @@ pub trait Layer: Send {
         false
     }
 
+    /// Restarts the stream that [`Mode::MonteCarlo`] passes draw from, as the stream
+    /// `(seed, name, "mc")` of [`crate::rng::stream`], so that a run of Monte Carlo
+    /// predictions repeats exactly from the same `seed`.
+    ///
+    /// Training streams are left alone. The default does nothing, which is right for every
+    /// layer that draws nothing.
+    fn reseed_monte_carlo(&mut self, _seed: u64) {}
+
     /// Computes the output of a batch.
     ///
     /// In [`Mode::Train`] the layer caches what [`Layer::backward`] will need.

@@ -209,6 +209,10 @@ impl<Sh: Shape> Layer for Dropout<Sh> {
         self.rate > 0.0
     }
 
+    fn reseed_monte_carlo(&mut self, seed: u64) {
+        self.mc_rng = rng::stream(seed, self.name, "mc");
+    }
+
     /// Drops and rescales in training and Monte Carlo passes; copies in inference.
     ///
     /// # Shapes
@@ -388,6 +392,32 @@ mod tests {
             TRAIN,
         );
         assert_eq!(grad_input, expected[1]);
+    }
+
+    #[test]
+    fn reseeding_monte_carlo_repeats_its_masks_and_leaves_training_alone() {
+        let input = Array2::ones((4, 50));
+        let mc = Pass::new(Mode::MonteCarlo);
+        let mut layer = Dropout::<Vector<50>>::new("dropout", 3, 0.4);
+        let mut reference = layer.clone();
+
+        layer.reseed_monte_carlo(9);
+        let first = run(&mut layer, &input, mc);
+        let _ = run(&mut layer, &input, mc);
+        layer.reseed_monte_carlo(9);
+        let again = run(&mut layer, &input, mc);
+        layer.reseed_monte_carlo(10);
+        let other = run(&mut layer, &input, mc);
+
+        assert_eq!(first, again);
+        assert_ne!(first, other);
+        // A fresh layer built with seed 9 samples the same first Monte Carlo mask.
+        let mut fresh = Dropout::<Vector<50>>::new("dropout", 9, 0.4);
+        assert_eq!(run(&mut fresh, &input, mc), first);
+        assert_eq!(
+            run(&mut layer, &input, TRAIN),
+            run(&mut reference, &input, TRAIN)
+        );
     }
 
     #[test]
