@@ -11,7 +11,7 @@ use quote::{format_ident, quote, quote_spanned};
 use crate::args::Constants;
 use crate::ast::{Call, Header, Model};
 use crate::dim::{ConstId, Dim, Expr, Symbols};
-use crate::infer::{Check, Cond, Inference, LayerInfo};
+use crate::infer::{self, Check, Cond, Inference, LayerInfo};
 use crate::ir::{Activation, LayerKind, LayerSpec, Padding, Rate, Shape};
 
 /// Generates every model of a call: the full model when valid, a stub otherwise. A name
@@ -31,12 +31,22 @@ pub fn call(call: &Call, inferred: &[Inference]) -> TokenStream {
             .is_valid()
             .then(|| full(model, inference, &call.constants))
             .flatten();
-        out.extend(full.unwrap_or_else(|| stub(&model.header, Some(inference), &call.constants)));
+        out.extend(full.unwrap_or_else(|| {
+            let stand_in = Stub {
+                shapes: infer::stub_shapes(&model.spec, inference),
+                params: inference.params.as_ref(),
+            };
+            stub(&model.header, &stand_in, &call.constants)
+        }));
     }
 
     if let Some(header) = &call.broken {
         if !names.contains(&header.name.to_string()) {
-            out.extend(stub(header, None, &call.constants));
+            let stand_in = Stub {
+                shapes: (infer::placeholder(), infer::placeholder()),
+                params: None,
+            };
+            out.extend(stub(header, &stand_in, &call.constants));
         }
     }
     out
@@ -179,45 +189,28 @@ fn full(model: &Model, inference: &Inference, constants: &Constants) -> Option<T
     })
 }
 
-/// The stand-in for an invalid model: a struct of the same name and visibility with
-/// `new(seed)`, so that code using the model does not pile unrelated errors on top of the
-/// real ones. When the input and output shapes are known it also implements `Network`
-/// (with no layers), so that calls such as `fit` type-check; it can never run, since the
-/// crate does not compile.
-fn stub(header: &Header, inference: Option<&Inference>, constants: &Constants) -> TokenStream {
-    let Header { attrs, vis, name } = header;
-    let input = inference.and_then(|i| i.input.as_ref());
-    let output = inference.and_then(|i| i.output());
-    let params = inference
-        .and_then(|i| i.params.as_ref())
-        .map_or_else(|| quote!(0), |p| dim(p, constants));
+/// What a stand-in declares: input and output shapes, and the parameter count if known.
+struct Stub<'a> {
+    shapes: (Shape, Shape),
+    params: Option<&'a Dim>,
+}
 
-    let network = input.zip(output).map(|(input, output)| {
-        let (input_ty, output_ty) = (shape_type(input, constants), shape_type(output, constants));
-        let model_name = Literal::string(&name.to_string());
-        quote! {
-            impl ::dropnet::core::Network for #name {
-                type Input = #input_ty;
-                type Output = #output_ty;
-                const NAME: &'static str = #model_name;
-                const PARAM_COUNT: usize = #params;
-                fn layers(&self) -> ::std::vec::Vec<&dyn ::dropnet::core::Layer> {
-                    ::std::vec::Vec::new()
-                }
-                fn parts_mut(
-                    &mut self,
-                ) -> (
-                    ::std::vec::Vec<&mut dyn ::dropnet::core::Layer>,
-                    &mut ::dropnet::core::Runtime,
-                ) {
-                    (::std::vec::Vec::new(), &mut self.runtime)
-                }
-                fn runtime(&self) -> &::dropnet::core::Runtime {
-                    &self.runtime
-                }
-            }
-        }
-    });
+/// The stand-in for an invalid model: a struct of the same name and visibility with
+/// `new(seed)`, the shape constants and a `Network` impl with no layers, so that code
+/// using the model (`compile`, `fit`, `predict`, `summary`) does not pile unrelated errors
+/// on top of the real ones. Its shapes are best-effort (see [`infer::stub_shapes`]); it
+/// can never run, since the crate does not compile.
+fn stub(header: &Header, stand_in: &Stub<'_>, constants: &Constants) -> TokenStream {
+    let Header { attrs, vis, name } = header;
+    let (input, output) = &stand_in.shapes;
+    let params = stand_in
+        .params
+        .map_or_else(|| quote!(0), |p| dim(p, constants));
+    let (input_ty, output_ty) = (shape_type(input, constants), shape_type(output, constants));
+    let (input_dims, output_dims) = (shape_dims(input, constants), shape_dims(output, constants));
+    let input_rank = Literal::usize_unsuffixed(input.dims().len());
+    let output_rank = Literal::usize_unsuffixed(output.dims().len());
+    let model_name = Literal::string(&name.to_string());
 
     quote! {
         #(#attrs)*
@@ -228,13 +221,39 @@ fn stub(header: &Header, inference: Option<&Inference>, constants: &Constants) -
 
         #[allow(dead_code)]
         impl #name {
+            /// The per-sample input shape (a stand-in: the declaration has errors).
+            pub const INPUT_SHAPE: [usize; #input_rank] = [#(#input_dims),*];
+            /// The per-sample output shape (a stand-in: the declaration has errors).
+            pub const OUTPUT_SHAPE: [usize; #output_rank] = [#(#output_dims),*];
+            /// Number of trainable parameters (a stand-in: the declaration has errors).
+            pub const PARAM_COUNT: usize = #params;
+
             /// Builds the model from `seed` (a stand-in: the declaration has errors).
             pub fn new(seed: u64) -> Self {
                 Self { runtime: ::dropnet::core::Runtime::new(seed) }
             }
         }
 
-        #network
+        impl ::dropnet::core::Network for #name {
+            type Input = #input_ty;
+            type Output = #output_ty;
+            const NAME: &'static str = #model_name;
+            const PARAM_COUNT: usize = #params;
+            fn layers(&self) -> ::std::vec::Vec<&dyn ::dropnet::core::Layer> {
+                ::std::vec::Vec::new()
+            }
+            fn parts_mut(
+                &mut self,
+            ) -> (
+                ::std::vec::Vec<&mut dyn ::dropnet::core::Layer>,
+                &mut ::dropnet::core::Runtime,
+            ) {
+                (::std::vec::Vec::new(), &mut self.runtime)
+            }
+            fn runtime(&self) -> &::dropnet::core::Runtime {
+                &self.runtime
+            }
+        }
     }
 }
 

@@ -15,6 +15,10 @@
 //! A message about a sequence or a vector that an `lstm` made names that `lstm`, even
 //! through a `dropout` in between, since the fix (`return_sequences`) is written there.
 
+mod guess;
+
+pub use guess::{placeholder, stub_shapes};
+
 use crate::dim::{ConstId, Dim, Overflow, Symbols};
 use crate::ir::{input_nouns, param_noun, Padding, Rate, Shape};
 use crate::ir::{Activation, Conv2d, Dense, LayerKind, LayerSpec, Lstm, MaxPool2d, ModelSpec};

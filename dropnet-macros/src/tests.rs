@@ -352,6 +352,39 @@ fn invalid_models_expand_to_a_stub_with_new() {
 }
 
 #[test]
+fn a_stub_implements_network_with_best_effort_shapes() {
+    let broken_chain = compact(expand_model(quote! {
+        Net(5, 5, 1) { conv2d(4, 7) relu; flatten; dense(3) softmax; }
+    }));
+    let broken_header = compact(expand_model(quote! { Net[28] { dense(1); } }));
+
+    for code in [&broken_chain, &broken_header] {
+        assert!(code.contains("compile_error"), "{code}");
+        assert!(
+            code.contains("impl::dropnet::core::NetworkforNet"),
+            "{code}"
+        );
+        assert!(code.contains("::std::vec::Vec::new()"), "{code}");
+    }
+    assert!(
+        broken_chain.contains("typeInput=::dropnet::core::Image<5,5,1>;"),
+        "{broken_chain}"
+    );
+    assert!(
+        broken_chain.contains("typeOutput=::dropnet::core::Vector<3>;"),
+        "{broken_chain}"
+    );
+    assert!(
+        broken_chain.contains("pubconstOUTPUT_SHAPE:[usize;1]=[3];"),
+        "{broken_chain}"
+    );
+    assert!(
+        broken_header.contains("typeInput=::dropnet::core::Vector<1>;"),
+        "{broken_header}"
+    );
+}
+
+#[test]
 fn malformed_input_is_an_error_not_a_panic() {
     let inputs = [
         quote!(),
