@@ -13,6 +13,8 @@
 //! | sigmoid | `1 / (1 + e^-z)` | `y (1 − y)` |
 //! | tanh | `tanh z` | `1 − y²` |
 //! | softmax (per row) | `e^z_i / Σ e^z_j` | Jacobian-vector product `y ⊙ (g − Σ g y)` |
+//! | elu | `z if z > 0 else α (e^z − 1)` | `1 if y > 0 else y + α` |
+//! | selu | `λ z if z > 0 else λ α (e^z − 1)` | `λ if y > 0 else y + λ α` |
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
@@ -29,6 +31,10 @@ pub enum ActivationKind {
     Tanh,
     /// Softmax over the last axis.
     Softmax,
+    /// Exponential linear unit with `α = 1`.
+    Elu,
+    /// Scaled exponential linear unit with Keras's constants.
+    Selu,
 }
 
 /// An activation applied in place on a `[rows, units]` block, softmax being taken per row.
@@ -67,6 +73,36 @@ pub struct Tanh;
 /// so that large logits do not overflow.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Softmax;
+
+/// The exponential linear unit with `α = 1` (Keras's default): `f(z) = z` for `z > 0`,
+/// `α (e^z − 1)` otherwise.
+///
+/// For `z ≤ 0`, `y = α (e^z − 1)` gives `dy/dz = α e^z = y + α`, so the derivative needs
+/// only the output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Elu;
+
+/// The scaled exponential linear unit of Klambauer et al. (2017): `f(z) = λ z` for `z > 0`,
+/// `λ α (e^z − 1)` otherwise, with Keras's constants [`Selu::ALPHA`] and [`Selu::SCALE`].
+///
+/// These constants make a layer whose inputs have mean 0 and variance 1 (and whose weights
+/// are suitably scaled) produce outputs with mean 0 and variance 1 again; `AlphaDropout`
+/// keeps that property when dropping. The derivative is `λ` for `y > 0` and `y + λ α`
+/// otherwise.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selu;
+
+impl Elu {
+    /// The saturation value's magnitude: `f(z) → −α` as `z → −∞`.
+    pub const ALPHA: f32 = 1.0;
+}
+
+impl Selu {
+    /// `α`, Keras's `1.6732632423543772`.
+    pub const ALPHA: f32 = 1.673_263_2;
+    /// `λ`, Keras's `1.0507009873554805`.
+    pub const SCALE: f32 = 1.050_701;
+}
 
 impl Activation for Linear {
     const KIND: ActivationKind = ActivationKind::Linear;
@@ -142,6 +178,43 @@ impl Activation for Softmax {
     }
 }
 
+impl Activation for Elu {
+    const KIND: ActivationKind = ActivationKind::Elu;
+
+    fn apply(mut values: ArrayViewMut2<'_, f32>) {
+        // `exp_m1` keeps the small negative outputs accurate near zero.
+        values.mapv_inplace(|z| if z > 0.0 { z } else { Self::ALPHA * z.exp_m1() });
+    }
+
+    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
+        Zip::from(grad).and(output).for_each(|g, &y| {
+            *g *= if y > 0.0 { 1.0 } else { y + Self::ALPHA };
+        });
+    }
+}
+
+impl Activation for Selu {
+    const KIND: ActivationKind = ActivationKind::Selu;
+
+    fn apply(mut values: ArrayViewMut2<'_, f32>) {
+        let (scale, scaled_alpha) = (Self::SCALE, Self::SCALE * Self::ALPHA);
+        values.mapv_inplace(|z| {
+            if z > 0.0 {
+                scale * z
+            } else {
+                scaled_alpha * z.exp_m1()
+            }
+        });
+    }
+
+    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
+        let (scale, scaled_alpha) = (Self::SCALE, Self::SCALE * Self::ALPHA);
+        Zip::from(grad).and(output).for_each(|g, &y| {
+            *g *= if y > 0.0 { scale } else { y + scaled_alpha };
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,7 +256,48 @@ mod tests {
         check::<Relu>(z.clone());
         check::<Sigmoid>(z.clone());
         check::<Tanh>(z.clone());
-        check::<Softmax>(z);
+        check::<Softmax>(z.clone());
+        check::<Elu>(z.clone());
+        check::<Selu>(z);
+    }
+
+    #[test]
+    fn elu_and_selu_match_their_formulas() {
+        let mut z = array![[1.5_f32, -1.0, -30.0, 0.0]];
+        let mut s = z.clone();
+        Elu::apply(z.view_mut());
+        Selu::apply(s.view_mut());
+
+        let e = (-1.0_f64).exp_m1() as f32;
+        assert_eq!(z, array![[1.5, e, -1.0, 0.0]]);
+        let (l, a) = (1.050_700_987_f64, 1.673_263_242_f64);
+        let expected = [1.5 * l, l * a * (-1.0_f64).exp_m1(), -l * a, 0.0];
+        for (got, want) in s.iter().zip(expected) {
+            assert!((f64::from(*got) - want).abs() < 1e-6, "{got} vs {want}");
+        }
+        assert_eq!(Elu::KIND, ActivationKind::Elu);
+        assert_eq!(Selu::KIND, ActivationKind::Selu);
+    }
+
+    #[test]
+    fn selu_keeps_a_standard_normal_input_standard() {
+        let mut rng = crate::rng::stream(1, "selu", "test");
+        let n = 200_000;
+        let z = Array2::from_shape_fn((1, n), |_| {
+            rand::Rng::sample::<f32, _>(&mut rng, rand_distr::StandardNormal)
+        });
+        let mut y = z;
+        Selu::apply(y.view_mut());
+
+        let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+        let var = y
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n as f64;
+        // Standard errors: 1/sqrt(n) ≈ 0.0022 for the mean, about 0.004 for the variance.
+        assert!(mean.abs() < 0.012, "{mean}");
+        assert!((var - 1.0).abs() < 0.025, "{var}");
     }
 
     #[test]
