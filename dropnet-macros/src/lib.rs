@@ -43,14 +43,32 @@ use quote::quote;
 /// false)` (the bare word `return_sequences` means `= true`). `conv2d` and `dense` may be
 /// followed by `relu`, `sigmoid`, `tanh` or `softmax` (`softmax` on `dense` only, with at
 /// least 2 units). Layers are separated by `;`. Sizes are integer literals or paths to
-/// `usize` constants; a dropout rate is a literal or a path to an `f32` constant.
+/// `usize` constants; a dropout rate is a literal or a path to an `f32` constant. Each
+/// constant is read once, so one of another type, or an unknown name, is one error at its
+/// first use. A literal rate is checked as the `f32` the layer receives.
 ///
 /// An `lstm` needs a sequence and outputs the hidden state after the last step, a vector
 /// of `units`, or with `return_sequences` the state at every step, `time×units`, which a
 /// second `lstm` reads.
 ///
 /// Every shape mistake is a compile error on the offending layer; with constant sizes the
-/// same rules are checked by const evaluation.
+/// same rules are checked by const evaluation. A model with errors still declares its
+/// struct, with `new` and an implementation of `Network` that has no layers, so that code
+/// using it reports nothing beyond the model's own errors.
+///
+/// # Known limits
+///
+/// - The generated code names the `dropnet` crate by its path, `::dropnet`, so the macro
+///   only works when the dependency keeps that name: under `[dependencies]
+///   nn = { package = "dropnet", … }` the expansion does not resolve.
+/// - Derives that need every field, such as `#[derive(Clone)]`, do not compile on a
+///   model: besides its layers it holds its run-time state (the chosen optimiser and loss,
+///   buffers, the shuffling stream), which does not implement them. Attributes that only
+///   read the item, such as doc comments or `#[allow(…)]`, pass through.
+/// - Rules on sizes given by constants are checked by const evaluation, which stops at the
+///   first failing check of a model: each build reports one broken rule per model, the
+///   earliest in the declaration, and the next one once that is fixed. Rules on literal
+///   sizes are all reported together.
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
     expand_model(input.into()).into()
