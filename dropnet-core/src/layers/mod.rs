@@ -10,20 +10,29 @@
 //! the layers allocate nothing in forward or backward once the largest batch has gone
 //! through. (The matrix-multiply kernel still takes its packing space per call.)
 
+mod alpha_dropout;
 mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
+mod gaussian_dropout;
+mod gaussian_noise;
 mod lstm;
 mod matmul;
 mod maxpool;
+mod noise;
+mod spatial_dropout;
 
+pub use alpha_dropout::AlphaDropout;
 pub use conv2d::{conv_output_size, Conv2d};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use gaussian_dropout::GaussianDropout;
+pub use gaussian_noise::GaussianNoise;
 pub use lstm::Lstm;
 pub use maxpool::{pool_output_size, MaxPool2d};
+pub use spatial_dropout::SpatialDropout2d;
 
 use std::borrow::Cow;
 
