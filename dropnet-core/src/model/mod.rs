@@ -38,6 +38,7 @@ mod chain;
 mod check;
 mod fit;
 mod infer;
+mod monte_carlo;
 #[cfg(test)]
 mod nonfinite_tests;
 #[cfg(test)]
@@ -46,6 +47,7 @@ mod testing;
 mod tests;
 
 pub use fit::Fit;
+pub use monte_carlo::McPrediction;
 
 use std::path::Path;
 
@@ -122,6 +124,41 @@ pub trait Model: Network {
         batch_size: usize,
     ) -> Result<Samples<Self::Output>> {
         infer::predict(self, x, batch_size)
+    }
+
+    /// Monte Carlo dropout: runs the model `samples` times over `x` with its dropout layers
+    /// active and returns, per sample and output, the mean and the standard deviation over
+    /// the passes (an uncertainty estimate that needs no retraining). Batches of
+    /// [`DEFAULT_BATCH_SIZE`]; needs no `compile`.
+    ///
+    /// The passes draw from each layer's own Monte Carlo stream, restarted from the model's
+    /// seed at every call, so two calls give the same result; the weights, the training
+    /// streams and the optimiser are untouched, so a later `fit` trains exactly as it
+    /// would have without this call. Use [`Model::predict_mc_with_seed`] for other draws.
+    ///
+    /// Fails with [`Error::NoDropout`](crate::Error::NoDropout) when no layer is
+    /// stochastic (a model without dropout, or with rate 0 only), with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) when `samples` is 0, and with
+    /// [`Error::NonFiniteInput`](crate::Error::NonFiniteInput), naming the set
+    /// `prediction`, when an input value is NaN or infinite.
+    fn predict_mc(
+        &mut self,
+        x: &Samples<Self::Input>,
+        samples: usize,
+    ) -> Result<McPrediction<Self::Output>> {
+        let seed = self.runtime().seed();
+        monte_carlo::predict_mc(self, x, samples, seed, DEFAULT_BATCH_SIZE)
+    }
+
+    /// [`Model::predict_mc`] with the Monte Carlo streams restarted from `seed` instead of
+    /// the model's seed.
+    fn predict_mc_with_seed(
+        &mut self,
+        x: &Samples<Self::Input>,
+        samples: usize,
+        seed: u64,
+    ) -> Result<McPrediction<Self::Output>> {
+        monte_carlo::predict_mc(self, x, samples, seed, DEFAULT_BATCH_SIZE)
     }
 
     /// A Keras-style table of the layers, their output shapes and parameter counts, with
