@@ -25,6 +25,10 @@ use crate::shape::Shape;
 /// such a layer reports [`Layer::is_stochastic`] as false, because it cannot make two
 /// passes differ.
 ///
+/// With [`Dropout::with_noise_shape`] one mask value is drawn per cell of a smaller noise
+/// shape and shared along the axes where that shape has size 1 (Keras's `noise_shape`);
+/// each pass then draws one number per sample and noise cell instead.
+///
 /// For gradient checks, [`Dropout::freeze_mask`] makes training passes replay the last
 /// mask instead of drawing a new one.
 #[derive(Debug, Clone)]
@@ -39,8 +43,15 @@ pub struct Dropout<Sh: Shape> {
     mc_rng: Rng,
     /// The last training mask as multipliers (0 or `scale`), `[batch, Sh::LEN]`.
     mask: Vec<f32>,
-    /// Scratch for the random numbers of one pass, `[batch, Sh::LEN]`.
+    /// Scratch for the random numbers of one pass, `[batch, cells]`.
     draws: Vec<u32>,
+    /// The last Monte Carlo mask, kept apart from the training one, `[batch, Sh::LEN]`.
+    mc_mask: Vec<f32>,
+    /// For a noise shape, the noise cell of each value of a sample (`[Sh::LEN]`); empty
+    /// when every value has a cell of its own.
+    cell_of: Vec<usize>,
+    /// Noise cells per sample: `Sh::LEN` unless a noise shape shares them.
+    cells: usize,
     /// Batch size whose mask `mask` holds, set by a training forward.
     cached_batch: Option<usize>,
     frozen: bool,
@@ -85,6 +96,9 @@ impl<Sh: Shape> Dropout<Sh> {
             mc_rng: rng::stream(seed, name, "mc"),
             mask: Vec::new(),
             draws: Vec::new(),
+            mc_mask: Vec::new(),
+            cell_of: Vec::new(),
+            cells: Sh::LEN,
             cached_batch: None,
             frozen: false,
             shape: PhantomData,
@@ -121,22 +135,97 @@ impl<Sh: Shape> Dropout<Sh> {
         self.frozen = frozen;
     }
 
-    /// Draws one 32-bit number per value from `rng` into the scratch buffer and returns
-    /// the multipliers they give: 0 (dropped) or `scale` (kept).
-    fn draw<'a>(
-        rng: &'a mut Rng,
-        draws: &'a mut Vec<u32>,
-        len: usize,
-        (threshold, scale): (u64, f32),
-    ) -> impl Iterator<Item = f32> + 'a {
-        if draws.len() < len {
-            draws.resize(len, 0);
+    /// The same layer with its mask shared along the axes where `noise_shape` is 1, like
+    /// Keras's `Dropout(rate, noise_shape=...)` without the batch axis: `noise_shape` has
+    /// one entry per axis of `Sh`, each 1 (one mask value for the whole axis) or the axis
+    /// size (a value per index). `(1, 1, 32)` on a 13×13×32 image drops whole channels.
+    ///
+    /// # Panics
+    /// If `noise_shape` does not fit `Sh` as above. `model!` rejects such a shape at compile
+    /// time; use [`Dropout::try_with_noise_shape`] for one known only at run time.
+    pub fn with_noise_shape(self, noise_shape: &[usize]) -> Self {
+        match self.try_with_noise_shape(noise_shape) {
+            Ok(layer) => layer,
+            Err(error) => panic!("{error}"),
         }
+    }
+
+    /// Like [`Dropout::with_noise_shape`], but returns [`Error::InvalidConfig`] for a
+    /// noise shape that does not fit `Sh`.
+    pub fn try_with_noise_shape(mut self, noise_shape: &[usize]) -> Result<Self> {
+        let dims = Sh::DIMS;
+        let fits = noise_shape.len() == dims.len()
+            && noise_shape
+                .iter()
+                .zip(dims)
+                .all(|(&n, &d)| n == 1 || n == d);
+        if !fits {
+            let reason = format!(
+                "noise shape {noise_shape:?} does not fit the input {dims:?} of layer `{}`: \
+                 each entry must be 1 or the size of its axis",
+                self.name
+            );
+            return Err(Error::config("noise_shape", reason));
+        }
+
+        // Row-major strides of the noise shape, 0 along shared axes, so that a value's cell
+        // is the dot product of its index with them.
+        let mut strides = vec![0; dims.len()];
+        let mut stride = 1;
+        for (axis, &n) in noise_shape.iter().enumerate().rev() {
+            strides[axis] = if n == 1 { 0 } else { stride };
+            stride *= n;
+        }
+        self.cells = stride;
+        self.cell_of = (0..Sh::LEN)
+            .map(|mut j| {
+                // Peel the axis indices off the flat position, innermost axis first.
+                let mut cell = 0;
+                for (&d, &s) in dims.iter().zip(&strides).rev() {
+                    cell += (j % d) * s;
+                    j /= d;
+                }
+                cell
+            })
+            .collect();
+        Ok(self)
+    }
+
+    /// Draws one 32-bit number per sample and noise cell from `rng` and writes the
+    /// multipliers they give into `mask`: 0 (dropped) or `scale` (kept).
+    ///
+    /// # Shapes
+    /// - `mask`: `[batch, Sh::LEN]`
+    /// - `draws`: scratch for `[batch, cells]`
+    fn fill_mask(&mut self, monte_carlo: bool, batch: usize) {
+        let (threshold, scale) = (self.threshold, self.scale);
+        let multiplier = move |d: u32| if u64::from(d) < threshold { 0.0 } else { scale };
+        let len = batch * self.cells;
+        if self.draws.len() < len {
+            self.draws.resize(len, 0);
+        }
+        let (rng, mask) = match monte_carlo {
+            true => (&mut self.mc_rng, &mut self.mc_mask),
+            false => (&mut self.train_rng, &mut self.mask),
+        };
         // One bulk fill keeps the generator in its fast block path.
-        rng.fill(&mut draws[..len]);
-        draws[..len]
-            .iter()
-            .map(move |&d| if u64::from(d) < threshold { 0.0 } else { scale })
+        rng.fill(&mut self.draws[..len]);
+        let (draws, mask) = (&self.draws[..len], prefix(mask, batch * Sh::LEN));
+
+        if self.cell_of.is_empty() {
+            mask.iter_mut()
+                .zip(draws)
+                .for_each(|(m, &d)| *m = multiplier(d));
+            return;
+        }
+        let rows = mask
+            .chunks_exact_mut(Sh::LEN)
+            .zip(draws.chunks_exact(self.cells));
+        for (mask_row, row_draws) in rows {
+            for (m, &cell) in mask_row.iter_mut().zip(&self.cell_of) {
+                *m = multiplier(row_draws[cell]);
+            }
+        }
     }
 
     /// Training forward: draws (or replays) the mask, keeps it, applies it.
@@ -146,15 +235,13 @@ impl<Sh: Shape> Dropout<Sh> {
     fn forward_train(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>) {
         let batch = input.nrows();
         let replay = self.frozen && self.cached_batch == Some(batch);
-        let cut = self.cut();
-        let mask = prefix(&mut self.mask, batch * Sh::LEN);
         if !replay {
-            let drawn = Self::draw(&mut self.train_rng, &mut self.draws, mask.len(), cut);
-            mask.iter_mut().zip(drawn).for_each(|(m, d)| *m = d);
+            self.fill_mask(false, batch);
         }
         self.cached_batch = Some(batch);
 
-        let mask = ArrayView2::from_shape((batch, Sh::LEN), &*mask).expect("mask is batch × len");
+        let mask = &self.mask[..batch * Sh::LEN];
+        let mask = ArrayView2::from_shape((batch, Sh::LEN), mask).expect("mask is batch × len");
         Zip::from(output)
             .and(&input)
             .and(&mask)
@@ -166,24 +253,16 @@ impl<Sh: Shape> Dropout<Sh> {
     ///
     /// # Shapes
     /// `input`, `output`: `[batch, Sh::LEN]`
-    fn forward_monte_carlo(
-        &mut self,
-        input: ArrayView2<'_, f32>,
-        mut output: ArrayViewMut2<'_, f32>,
-    ) {
-        let (len, cut) = (input.len(), self.cut());
-        let mut drawn = Self::draw(&mut self.mc_rng, &mut self.draws, len, cut);
-        // Rows and then values, so the draws follow row-major order whatever the layouts.
-        for (mut out_row, in_row) in output.rows_mut().into_iter().zip(input.rows()) {
-            for ((y, &x), m) in out_row.iter_mut().zip(in_row.iter()).zip(&mut drawn) {
-                *y = x * m;
-            }
-        }
-    }
+    fn forward_monte_carlo(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>) {
+        let batch = input.nrows();
+        self.fill_mask(true, batch);
 
-    /// The drop threshold and the survivors' multiplier.
-    fn cut(&self) -> (u64, f32) {
-        (self.threshold, self.scale)
+        let mask = &self.mc_mask[..batch * Sh::LEN];
+        let mask = ArrayView2::from_shape((batch, Sh::LEN), mask).expect("mask is batch × len");
+        Zip::from(output)
+            .and(&input)
+            .and(&mask)
+            .for_each(|y, &x, &m| *y = x * m);
     }
 }
 
@@ -466,6 +545,71 @@ mod tests {
         // The small batch's own mask, not the big batch's first rows, drives backward.
         let mask = grad_input.clone();
         assert_eq!(small, &input * &mask);
+    }
+
+    #[test]
+    fn a_noise_shape_shares_the_mask_along_its_unit_axes_only() {
+        // Image 4×5×30 with noise shape (1, 5, 30): one mask per (column, channel), the
+        // same in all 4 rows.
+        let mut layer =
+            Dropout::<Image<4, 5, 30>>::new("dropout", 3, 0.5).with_noise_shape(&[1, 5, 30]);
+        let output = run(&mut layer, &Array2::ones((3, 600)), TRAIN);
+        let output = output.into_shape_with_order((3, 4, 5, 30)).unwrap();
+
+        for b in 0..3 {
+            let row0 = output.slice(ndarray::s![b, 0, .., ..]);
+            for r in 1..4 {
+                assert_eq!(output.slice(ndarray::s![b, r, .., ..]), row0);
+            }
+            // Varies along the unshared axes: columns and channels.
+            assert!((1..5).any(|c| output[[b, 0, c, 0]] != output[[b, 0, 0, 0]]));
+            assert!((1..30).any(|k| output[[b, 0, 0, k]] != output[[b, 0, 0, 0]]));
+        }
+        assert_ne!(
+            output.slice(ndarray::s![0, 0, .., ..]),
+            output.slice(ndarray::s![1, 0, .., ..])
+        );
+        let dropped = output.iter().filter(|&&v| v == 0.0).count() as f64 / 1800.0;
+        // 450 independent cells at rate 0.5: standard error √(0.25 / 450) ≈ 0.024.
+        assert!((dropped - 0.5).abs() < 5.0 * 0.024, "{dropped}");
+    }
+
+    #[test]
+    fn a_channel_noise_shape_applies_in_monte_carlo_and_backward() {
+        let mut layer =
+            Dropout::<Image<2, 2, 40>>::new("dropout", 1, 0.5).with_noise_shape(&[1, 1, 40]);
+        let ones = Array2::ones((2, 160));
+        let channels = |a: &Array2<f32>| {
+            let a = a.clone().into_shape_with_order((2, 4, 40)).unwrap();
+            (0..4).all(|p| a.slice(ndarray::s![.., p, ..]) == a.slice(ndarray::s![.., 0, ..]))
+        };
+        let trained = run(&mut layer, &ones, TRAIN);
+        let sampled = run(&mut layer, &ones, Pass::new(Mode::MonteCarlo));
+        let mut grad = ones.clone();
+        let mut grad_input = Array2::zeros((2, 160));
+        let (i, o) = (ones.view(), trained.view());
+        layer.backward(i, o, grad.view_mut(), Some(grad_input.view_mut()), TRAIN);
+
+        assert!(channels(&trained) && channels(&sampled));
+        assert_ne!(trained, sampled);
+        assert_eq!(grad_input, trained);
+    }
+
+    #[test]
+    fn a_full_noise_shape_draws_what_no_noise_shape_draws() {
+        let ones = Array2::ones((3, 24));
+        let mut plain = Dropout::<Image<2, 3, 4>>::new("dropout", 8, 0.5);
+        let mut full = plain.clone().with_noise_shape(&[2, 3, 4]);
+        assert_eq!(run(&mut full, &ones, TRAIN), run(&mut plain, &ones, TRAIN));
+    }
+
+    #[test]
+    fn noise_shapes_that_do_not_fit_are_refused() {
+        for shape in [&[1, 1][..], &[1, 1, 3, 1], &[2, 1, 4], &[1, 0, 4]] {
+            let layer = Dropout::<Image<3, 3, 4>>::new("dropout", 0, 0.5);
+            let error = layer.try_with_noise_shape(shape).unwrap_err();
+            assert!(error.to_string().contains("noise shape"), "{error}");
+        }
     }
 
     #[test]
