@@ -2,8 +2,10 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use super::lstm_dropout::{Masks, Variational};
 use super::matmul::matmul;
 use super::{add_column_sums, check_width, grad_matrix, param_matrix, row_major, with_reshaped};
+use crate::error::Result;
 use crate::init;
 use crate::layer::{Layer, Mode, Param, Pass};
 use crate::rng;
@@ -30,10 +32,14 @@ use crate::rng;
 ///
 /// The sigmoid and tanh of the gates use an exponential of the layer's own, accurate to a
 /// few units in the last place, which vectorises where the platform's does not; outputs
-/// agree with Keras to about 1e-6. Monte Carlo passes compute the same as inference, because the layer has no
-/// dropout yet: Keras's `dropout` and `recurrent_dropout` are not supported. They would mask
-/// the layer's time-major copy of the input, and `h_{t-1}` before the recurrent product,
-/// with one mask per sequence.
+/// agree with Keras to about 1e-6.
+///
+/// [`Lstm::with_dropout`] adds Keras's `dropout` and `recurrent_dropout` in their
+/// variational form (Gal and Ghahramani, 2016): each sample gets one mask for `x_t` and one
+/// for `h_{t-1}` per pass, reused at every step, with inverted scaling, so `x_t` becomes
+/// `x_t ⊙ m_x` before the input projection and `h_{t-1}` becomes `h_{t-1} ⊙ m_h` before the
+/// recurrent product. Masks are active in training (stream `(seed, name, "dropout")`) and
+/// Monte Carlo passes (stream `(seed, name, "mc")`); inference uses none.
 #[derive(Debug, Clone)]
 pub struct Lstm<const T: usize, const F: usize, const U: usize, const SEQ: bool> {
     name: &'static str,
@@ -41,6 +47,8 @@ pub struct Lstm<const T: usize, const F: usize, const U: usize, const SEQ: bool>
     recurrent_kernel: Param,
     bias: Param,
     work: Workspace,
+    /// Input and recurrent dropout.
+    dropout: Variational,
     /// Batch size whose states `work` holds from a training forward, until a backward uses
     /// them up.
     cached_batch: Option<usize>,
@@ -61,6 +69,9 @@ struct Workspace {
     cell_tanh: Vec<f32>,
     /// Hidden states `[T + 1, batch, U]`, the zero initial state first.
     hidden: Vec<f32>,
+    /// With recurrent dropout, the masked `h_{t-1}` each step multiplies, `[T, batch, U]`
+    /// (slot 0 the zero initial state).
+    masked_hidden: Vec<f32>,
     /// Gradient of the loss with respect to the current `h_t`, `[batch, U]`.
     grad_hidden: Vec<f32>,
     /// Gradient of the loss with respect to the current `c_t`, `[batch, U]`.
@@ -114,12 +125,46 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
             recurrent_kernel: Param::new("recurrent_kernel", recurrent),
             bias: Param::new("bias", bias),
             work: Workspace::default(),
+            dropout: Variational::new(name, seed),
             cached_batch: None,
         }
     }
 
-    /// Runs the whole sequence, leaving every state backward needs in the workspace.
-    fn run(&mut self, input: &ArrayView2<'_, f32>) {
+    /// The same layer with variational dropout at rate `dropout` on the inputs and
+    /// `recurrent_dropout` on the recurrent state, like Keras's
+    /// `LSTM(U, dropout=…, recurrent_dropout=…)`.
+    ///
+    /// # Panics
+    /// If a rate is not in `[0, 1)`. `model!` checks the rates at compile time; use
+    /// [`Lstm::try_with_dropout`] for rates known only at run time.
+    pub fn with_dropout(self, dropout: f32, recurrent_dropout: f32) -> Self {
+        match self.try_with_dropout(dropout, recurrent_dropout) {
+            Ok(layer) => layer,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Like [`Lstm::with_dropout`], but returns [`crate::Error::InvalidConfig`] for a rate
+    /// outside `[0, 1)`.
+    pub fn try_with_dropout(mut self, dropout: f32, recurrent_dropout: f32) -> Result<Self> {
+        self.dropout.set_rates(dropout, recurrent_dropout)?;
+        Ok(self)
+    }
+
+    /// The input and recurrent dropout rates.
+    pub fn dropout_rates(&self) -> (f32, f32) {
+        self.dropout.rates
+    }
+
+    /// While frozen, a training forward reuses the previous masks when the batch size is
+    /// the same, so that gradient checks see one function. Training never freezes.
+    pub fn freeze_dropout_masks(&mut self, frozen: bool) {
+        self.dropout.freeze(frozen);
+    }
+
+    /// Runs the whole sequence, leaving every state backward needs in the workspace, with
+    /// the masks of `masks` (none in inference).
+    fn run(&mut self, input: &ArrayView2<'_, f32>, masks: &Masks) {
         let batch = input.nrows();
         let (rows, state) = (T * batch, batch * U);
         let work = &mut self.work;
@@ -128,24 +173,37 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
         grow(&mut work.cells, (T + 1) * state);
         grow(&mut work.cell_tanh, T * state);
         grow(&mut work.hidden, (T + 1) * state);
+        if masks.recurrent().is_some() {
+            grow(&mut work.masked_hidden, T * state);
+        }
 
-        self.project_inputs(input);
-        self.recur(batch);
+        self.project_inputs(input, masks.input());
+        self.recur(batch, masks.recurrent());
     }
 
     /// Copies the input into time-major order and projects all steps at once:
     /// `gates = inputs · kernel + bias`.
     ///
-    /// Buffers: `input` `[batch, T, F]` (row-major), `inputs` `[T, batch, F]`, `gates`
-    /// `[T, batch, 4U]`, read as `[T·batch, F] · [F, 4U] → [T·batch, 4U]`.
-    fn project_inputs(&mut self, input: &ArrayView2<'_, f32>) {
+    /// With input dropout the copy is masked, so the kernel's gradient sees the masked
+    /// input too.
+    ///
+    /// Buffers: `input` `[batch, T, F]` (row-major), `mask` `[batch, F]`, `inputs`
+    /// `[T, batch, F]`, `gates` `[T, batch, 4U]`, read as `[T·batch, F] · [F, 4U]`.
+    fn project_inputs(&mut self, input: &ArrayView2<'_, f32>, mask: Option<&[f32]>) {
         let batch = input.nrows();
         let samples = row_major(input);
         let inputs = &mut self.work.inputs[..T * batch * F];
         for (t, block) in inputs.chunks_exact_mut(batch * F).enumerate() {
             let rows = block.chunks_exact_mut(F).zip(samples.chunks_exact(T * F));
-            for (step, sample) in rows {
-                step.copy_from_slice(&sample[t * F..(t + 1) * F]);
+            for (b, (step, sample)) in rows.enumerate() {
+                let x = &sample[t * F..(t + 1) * F];
+                match mask {
+                    Some(mask) => step
+                        .iter_mut()
+                        .zip(x.iter().zip(&mask[b * F..(b + 1) * F]))
+                        .for_each(|(s, (&x, &m))| *s = x * m),
+                    None => step.copy_from_slice(x),
+                }
             }
         }
 
@@ -166,9 +224,13 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
     /// The recurrence: for each step adds `h_{t-1} · recurrent_kernel` to the projected
     /// input, then applies the gates and updates the states in one pass.
     ///
+    /// With recurrent dropout, `h_{t-1} ⊙ mask` is kept in `masked_hidden` and multiplied
+    /// instead.
+    ///
     /// Buffers: `gates` `[T, batch, 4U]`, `cells` and `hidden` `[T + 1, batch, U]` (slot
-    /// `t + 1` holds step `t`), `cell_tanh` `[T, batch, U]`.
-    fn recur(&mut self, batch: usize) {
+    /// `t + 1` holds step `t`), `cell_tanh` `[T, batch, U]`, `mask` `[batch, U]`,
+    /// `masked_hidden` `[T, batch, U]`.
+    fn recur(&mut self, batch: usize, mask: Option<&[f32]>) {
         let Self {
             recurrent_kernel,
             work,
@@ -178,11 +240,23 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
         let (state, block) = (batch * U, batch * Self::GATES);
         work.cells[..state].fill(0.0);
         work.hidden[..state].fill(0.0);
+        if mask.is_some() {
+            work.masked_hidden[..state].fill(0.0);
+        }
 
         for t in 0..T {
             let gates = &mut work.gates[t * block..(t + 1) * block];
             let (before, after) = work.hidden.split_at_mut((t + 1) * state);
-            let (h_prev, h) = (&before[t * state..], &mut after[..state]);
+            let (mut h_prev, h) = (&before[t * state..], &mut after[..state]);
+            // The mask has the state's layout, `[batch, U]`, so it applies value by value.
+            if let (Some(mask), true) = (mask, t > 0) {
+                let masked = &mut work.masked_hidden[t * state..(t + 1) * state];
+                masked
+                    .iter_mut()
+                    .zip(h_prev.iter().zip(mask))
+                    .for_each(|(m, (&h, &k))| *m = h * k);
+                h_prev = masked;
+            }
             // The initial state is zero, so the first step has no recurrent term.
             if t > 0 {
                 let h_prev = ArrayView2::from_shape((batch, U), h_prev).expect("batch × U");
@@ -224,8 +298,10 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
     /// the gradient of the loss with respect to every `z_t`.
     ///
     /// Buffers: `upstream` `[batch, T, U]` when `SEQ` else `[batch, U]`; `grad_hidden` and
-    /// `grad_cell` `[batch, U]` carry the gradients of `h_t` and `c_t` from step `t + 1`.
-    fn back_through_time(&mut self, upstream: &[f32], batch: usize) {
+    /// `grad_cell` `[batch, U]` carry the gradients of `h_t` and `c_t` from step `t + 1`;
+    /// `mask` `[batch, U]` is the recurrent mask, which the recurrent path goes back
+    /// through.
+    fn back_through_time(&mut self, upstream: &[f32], batch: usize, mask: Option<&[f32]>) {
         let Self {
             recurrent_kernel,
             work,
@@ -255,6 +331,9 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
                 let mut dh =
                     ArrayViewMut2::from_shape((batch, U), &mut *grad_hidden).expect("batch × U");
                 matmul(&dz, &recurrent.t(), &mut dh, false);
+                if let Some(mask) = mask {
+                    grad_hidden.iter_mut().zip(mask).for_each(|(g, &m)| *g *= m);
+                }
             }
         }
     }
@@ -262,15 +341,19 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
     /// Adds the parameter gradients, each summed over all steps in one product.
     ///
     /// Buffers, all `T·batch` rows: `gates` (the gradients `dz`) `[T·batch, 4U]`, `hidden`
-    /// slots `0..T` (`h_{t-1}` for each step) `[T·batch, U]`, `inputs` `[T·batch, F]`.
-    fn accumulate_param_grads(&mut self, batch: usize) {
+    /// slots `0..T` (`h_{t-1}` for each step, or `masked_hidden` with recurrent dropout)
+    /// `[T·batch, U]`, `inputs` `[T·batch, F]`.
+    fn accumulate_param_grads(&mut self, batch: usize, recurrent_masked: bool) {
         let rows = T * batch;
         let work = &mut self.work;
+        let h_prev = match recurrent_masked {
+            true => &work.masked_hidden[..rows * U],
+            false => &work.hidden[..rows * U],
+        };
         let mut dz =
             ArrayViewMut2::from_shape((rows, Self::GATES), &mut work.gates[..rows * Self::GATES])
                 .expect("T·batch × 4U");
-        let h_prev =
-            ArrayView2::from_shape((rows, U), &work.hidden[..rows * U]).expect("T·batch × U");
+        let h_prev = ArrayView2::from_shape((rows, U), h_prev).expect("T·batch × U");
         let inputs =
             ArrayView2::from_shape((rows, F), &work.inputs[..rows * F]).expect("T·batch × F");
 
@@ -284,9 +367,11 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
     /// `grad_input = dz · kernelᵀ`, computed for all steps at once and re-ordered from
     /// time-major to batch-major.
     ///
+    /// With input dropout, the gradient goes back through the mask.
+    ///
     /// Buffers: `gates` (`dz`) `[T·batch, 4U]`, `grad_inputs` `[T, batch, F]`,
-    /// `grad_input` `[batch, T, F]`.
-    fn write_grad_input(&mut self, grad_input: ArrayViewMut2<'_, f32>) {
+    /// `grad_input` `[batch, T, F]`, `mask` `[batch, F]`.
+    fn write_grad_input(&mut self, grad_input: ArrayViewMut2<'_, f32>, mask: Option<&[f32]>) {
         let batch = grad_input.nrows();
         let rows = T * batch;
         let kernel = param_matrix(&self.kernel.value, F, Self::GATES);
@@ -304,8 +389,15 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Lstm<T, F,
                 let rows = grad_input
                     .chunks_exact_mut(T * F)
                     .zip(block.chunks_exact(F));
-                for (sample, step) in rows {
-                    sample[t * F..(t + 1) * F].copy_from_slice(step);
+                for (b, (sample, step)) in rows.enumerate() {
+                    let dx = &mut sample[t * F..(t + 1) * F];
+                    match mask {
+                        Some(mask) => dx
+                            .iter_mut()
+                            .zip(step.iter().zip(&mask[b * F..(b + 1) * F]))
+                            .for_each(|(d, (&g, &m))| *d = g * m),
+                        None => dx.copy_from_slice(step),
+                    }
                 }
             }
         });
@@ -507,9 +599,18 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Layer for 
         Self::OUTPUT_DIMS
     }
 
+    /// True when input or recurrent dropout is on.
+    fn is_stochastic(&self) -> bool {
+        self.dropout.is_on()
+    }
+
+    fn reseed_monte_carlo(&mut self, seed: u64) {
+        self.dropout.reseed_monte_carlo(seed);
+    }
+
     /// Runs the sequence from zero states and writes every `h_t` (when `SEQ`) or the
-    /// last. `pass.logits` has no effect (the layer has no output activation), and Monte
-    /// Carlo passes compute the same as inference.
+    /// last. `pass.logits` has no effect (the layer has no output activation). Training
+    /// passes draw new dropout masks and Monte Carlo passes their own; inference uses none.
     ///
     /// # Shapes
     /// - `input`: `[batch, T·F]`, each row a sample's steps in order
@@ -526,7 +627,9 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Layer for 
             return;
         }
 
-        self.run(&input);
+        let masks = self.dropout.take::<F, U>(pass.mode, input.nrows(), true);
+        self.run(&input, &masks);
+        self.dropout.give_back(pass.mode, masks);
         self.write_output(output);
         self.cached_batch = (pass.mode == Mode::Train).then_some(input.nrows());
     }
@@ -536,7 +639,8 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Layer for 
     /// `recurrent_kernel` and `bias`, and writes `grad_input` unless `None`.
     ///
     /// Uses the states of the last training forward of this batch size, or runs the
-    /// forward again when there is none.
+    /// forward again when there is none (with the last training masks when they are of
+    /// this batch size, else new ones).
     ///
     /// # Shapes
     /// - `input`, `grad_input`: `[batch, T·F]`
@@ -560,19 +664,21 @@ impl<const T: usize, const F: usize, const U: usize, const SEQ: bool> Layer for 
         if batch == 0 {
             return;
         }
+        let masks = self.dropout.take::<F, U>(Mode::Train, batch, false);
         if self.cached_batch != Some(batch) {
-            self.run(&input);
+            self.run(&input, &masks);
         }
         // The gate buffer now turns into gradients, so the states are used up.
         self.cached_batch = None;
 
         let grad_output = grad_output.view();
-        self.back_through_time(&row_major(&grad_output), batch);
-        self.accumulate_param_grads(batch);
+        self.back_through_time(&row_major(&grad_output), batch, masks.recurrent());
+        self.accumulate_param_grads(batch, masks.recurrent().is_some());
         if let Some(grad_input) = grad_input {
             check_width(self.name, "grad_input", grad_input.ncols(), T * F);
-            self.write_grad_input(grad_input);
+            self.write_grad_input(grad_input, masks.input());
         }
+        self.dropout.give_back(Mode::Train, masks);
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -669,6 +775,19 @@ mod tests {
     /// The LSTM equations step by step in f64 for one sample, straight from the
     /// parameters in Keras's layout; returns every `h_t`, `[T·U]`.
     fn reference(layer: &dyn Layer, sample: &[f32], features: usize, units: usize) -> Vec<f64> {
+        reference_masked(layer, sample, (features, units), (&[], &[]))
+    }
+
+    /// [`reference`] with variational masks `(m_x [F], m_h [U])` multiplying `x_t` and
+    /// `h_{t-1}` at every step; an empty mask is none.
+    fn reference_masked(
+        layer: &dyn Layer,
+        sample: &[f32],
+        (features, units): (usize, usize),
+        (mx, mh): (&[f32], &[f32]),
+    ) -> Vec<f64> {
+        let x_mask = |f: usize| mx.get(f).map_or(1.0, |&m| f64::from(m));
+        let h_mask = |u: usize| mh.get(u).map_or(1.0, |&m| f64::from(m));
         let params = layer.params();
         let value = |p: usize, i: usize| f64::from(params[p].value.as_slice().expect("flat")[i]);
         let sigmoid = |z: f64| 1.0 / (1.0 + (-z).exp());
@@ -680,9 +799,11 @@ mod tests {
             let z: Vec<f64> = (0..4 * units)
                 .map(|j| {
                     let from_x: f64 = (0..features)
-                        .map(|f| f64::from(x[f]) * value(0, f * 4 * units + j))
+                        .map(|f| f64::from(x[f]) * x_mask(f) * value(0, f * 4 * units + j))
                         .sum();
-                    let from_h: f64 = (0..units).map(|u| h[u] * value(1, u * 4 * units + j)).sum();
+                    let from_h: f64 = (0..units)
+                        .map(|u| h[u] * h_mask(u) * value(1, u * 4 * units + j))
+                        .sum();
                     from_x + from_h + value(2, j)
                 })
                 .collect();
@@ -1008,5 +1129,112 @@ mod tests {
         assert!(sigmoid(-1e4) < 1e-30 && sigmoid(1e4) == 1.0);
         assert!(exp(f32::NAN).is_nan() && tanh(f32::NAN).is_nan());
         assert_eq!((tanh(-1e4), tanh(1e4)), (-1.0, 1.0));
+    }
+
+    fn train(layer: &mut dyn Layer, input: &Array2<f32>) -> Array2<f32> {
+        let mut output = Array2::zeros((input.nrows(), layer.output_len()));
+        layer.forward(input.view(), output.view_mut(), Pass::new(Mode::Train));
+        output
+    }
+
+    #[test]
+    fn dropout_masks_match_a_reference_that_reuses_them_at_every_step() {
+        let mut layer = Lstm::<6, 5, 40, true>::new("lstm", 3).with_dropout(0.4, 0.3);
+        spread_bias(&mut layer);
+        let input = random_input(3, 30, 2).mapv(|v| 2.0 * v);
+
+        let output = train(&mut layer, &input);
+        let masks = layer.dropout.take::<5, 40>(Mode::Train, 3, false);
+
+        for (b, (row, sample)) in output.rows().into_iter().zip(input.rows()).enumerate() {
+            let (mx, mh) = (&masks.input[b * 5..][..5], &masks.recurrent[b * 40..][..40]);
+            let sample = sample.as_slice().expect("row");
+            let expected = reference_masked(&layer, sample, (5, 40), (mx, mh));
+            for (got, want) in row.iter().zip(&expected) {
+                assert!((f64::from(*got) - want).abs() < 1e-5, "{got} vs {want}");
+            }
+        }
+        // Inverted scaling, masks that drop something, and masks that differ by sample.
+        let scale_x = (1.0 / 0.6_f64) as f32;
+        assert!(masks.input.iter().all(|&m| m == 0.0 || m == scale_x));
+        assert!(masks.recurrent.contains(&0.0) && masks.input.contains(&0.0));
+        assert_ne!(masks.recurrent[..40], masks.recurrent[40..80]);
+    }
+
+    #[test]
+    fn the_same_masks_serve_every_step_of_a_sequence() {
+        let mut layer = Lstm::<5, 8, 16, true>::new("lstm", 1).with_dropout(0.5, 0.5);
+        train(&mut layer, &Array2::ones((2, 40)));
+        let (state, work) = (2 * 16, &layer.work);
+
+        // The time-major input copy holds x ⊙ m_x: all ones, so it shows m_x at each step.
+        let first = &work.inputs[..16];
+        for t in 1..5 {
+            assert_eq!(&work.inputs[t * 16..(t + 1) * 16], first);
+        }
+        // masked_hidden holds h_{t-1} ⊙ m_h; the zeros sit where m_h is 0, at every step.
+        let dropped = |t: usize| -> Vec<bool> {
+            work.masked_hidden[t * state..(t + 1) * state]
+                .iter()
+                .map(|&v| v == 0.0)
+                .collect()
+        };
+        assert!(dropped(1).contains(&true) && dropped(1).contains(&false));
+        for t in 2..5 {
+            assert_eq!(dropped(t), dropped(1));
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_frozen_dropout_masks() {
+        let mut sequences = Lstm::<4, 3, 5, true>::new("lstm", 1).with_dropout(0.3, 0.4);
+        sequences.freeze_dropout_masks(true);
+        gradients_match(&mut sequences, 3);
+        let mut last = Lstm::<4, 3, 5, false>::new("lstm", 1).with_dropout(0.3, 0.4);
+        last.freeze_dropout_masks(true);
+        gradients_match(&mut last, 3);
+    }
+
+    #[test]
+    fn gradient_check_notices_dropout_masks_that_change() {
+        let mut layer = Lstm::<4, 3, 5, true>::new("lstm", 1).with_dropout(0.3, 0.4);
+        let input = random_input(3, 12, 5);
+        let report = check(&mut layer, input.view(), &Options::default());
+        assert_eq!(report.worst_relative_error, f64::INFINITY, "{report}");
+    }
+
+    #[test]
+    fn inference_ignores_dropout_and_monte_carlo_reseeds_without_touching_training() {
+        let input = random_input(3, 12, 4);
+        let mut plain = Lstm::<4, 3, 5, false>::new("lstm", 2);
+        let mut dropped = Lstm::<4, 3, 5, false>::new("lstm", 2).with_dropout(0.3, 0.3);
+        let mut reference = dropped.clone();
+        let mc = Pass::new(Mode::MonteCarlo);
+        let sample = |layer: &mut dyn Layer| {
+            let mut output = Array2::zeros((3, 5));
+            layer.forward(input.view(), output.view_mut(), mc);
+            output
+        };
+
+        assert_eq!(infer(&mut dropped, &input), infer(&mut plain, &input));
+        dropped.reseed_monte_carlo(7);
+        let first = sample(&mut dropped);
+        dropped.reseed_monte_carlo(7);
+        assert_eq!(sample(&mut dropped), first);
+        assert_ne!(sample(&mut dropped), first);
+        assert_ne!(first, infer(&mut plain, &input));
+        assert_eq!(train(&mut dropped, &input), train(&mut reference, &input));
+        assert!(dropped.is_stochastic() && !plain.is_stochastic());
+        assert_eq!(dropped.dropout_rates(), (0.3, 0.3));
+    }
+
+    #[test]
+    fn dropout_rates_outside_zero_to_one_are_refused() {
+        for (d, r) in [(1.0, 0.0), (0.0, 1.0), (-0.1, 0.2), (0.2, f32::NAN)] {
+            let error = Lstm::<2, 1, 2, false>::new("lstm", 0)
+                .try_with_dropout(d, r)
+                .unwrap_err();
+            assert!(error.to_string().contains("rate"), "{error}");
+        }
     }
 }

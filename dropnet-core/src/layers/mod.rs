@@ -18,6 +18,7 @@ mod flatten;
 mod gaussian_dropout;
 mod gaussian_noise;
 mod lstm;
+mod lstm_dropout;
 mod matmul;
 mod maxpool;
 mod noise;
