@@ -45,10 +45,12 @@ mod kw {
     syn::custom_keyword!(sigmoid);
     syn::custom_keyword!(tanh);
     syn::custom_keyword!(softmax);
+    syn::custom_keyword!(elu);
+    syn::custom_keyword!(selu);
 }
 
 const LAYER_WORDS: &[&str] = &["conv2d", "maxpool", "dropout", "flatten", "dense", "lstm"];
-const ACTIVATION_WORDS: &[&str] = &["relu", "sigmoid", "tanh", "softmax"];
+const ACTIVATION_WORDS: &[&str] = &["relu", "sigmoid", "tanh", "softmax", "elu", "selu"];
 
 /// Keras spellings a user may reach for, normalized as in [`suggest::nearest`].
 const LAYER_ALIASES: &[(&str, &str)] = &[
@@ -551,6 +553,10 @@ fn parse_activation(
         Activation::Tanh
     } else if lookahead.peek(kw::softmax) {
         Activation::Softmax
+    } else if lookahead.peek(kw::elu) {
+        Activation::Elu
+    } else if lookahead.peek(kw::selu) {
+        Activation::Selu
     } else {
         return Err(unknown_activation(input, lookahead, label));
     };

@@ -302,6 +302,8 @@ fn activation_type(activation: Option<Activation>) -> TokenStream {
         Some(Activation::Sigmoid) => quote!(::dropnet::core::activation::Sigmoid),
         Some(Activation::Tanh) => quote!(::dropnet::core::activation::Tanh),
         Some(Activation::Softmax) => quote!(::dropnet::core::activation::Softmax),
+        Some(Activation::Elu) => quote!(::dropnet::core::activation::Elu),
+        Some(Activation::Selu) => quote!(::dropnet::core::activation::Selu),
     }
 }
 

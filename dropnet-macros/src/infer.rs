@@ -537,7 +537,7 @@ fn check_activation(cx: &mut Cx<'_>, at: &At<'_>, spec: &LayerSpec) {
         (LayerKind::Conv2d(_), Activation::Softmax) => {
             let message = format!(
                 "{}: `softmax` is only supported on `dense`, where it is taken over the output \
-                 vector; use `relu`, `sigmoid` or `tanh` here",
+                 vector; use `relu`, `sigmoid`, `tanh`, `elu` or `selu` here",
                 at.label()
             );
             cx.fail(site, message);

@@ -129,6 +129,10 @@ pub enum Activation {
     Tanh,
     /// `softmax`
     Softmax,
+    /// `elu` (α = 1, as Keras's default)
+    Elu,
+    /// `selu` (Keras's constants), the activation `alpha_dropout` is made for
+    Selu,
 }
 
 impl Activation {
@@ -139,6 +143,8 @@ impl Activation {
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
             Activation::Softmax => "softmax",
+            Activation::Elu => "elu",
+            Activation::Selu => "selu",
         }
     }
 }

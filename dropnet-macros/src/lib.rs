@@ -41,8 +41,8 @@ use quote::quote;
 /// `conv2d(filters, kernel, strides = s, padding = valid | same)`, `maxpool(pool, strides = s)`,
 /// `dropout(rate)`, `flatten`, `dense(units)` and `lstm(units, return_sequences = true |
 /// false)` (the bare word `return_sequences` means `= true`). `conv2d` and `dense` may be
-/// followed by `relu`, `sigmoid`, `tanh` or `softmax` (`softmax` on `dense` only, with at
-/// least 2 units). Layers are separated by `;`. Sizes are integer literals or paths to
+/// followed by `relu`, `sigmoid`, `tanh`, `elu`, `selu` or `softmax` (`softmax` on `dense`
+/// only, with at least 2 units). Layers are separated by `;`. Sizes are integer literals or paths to
 /// `usize` constants; a dropout rate is a literal or a path to an `f32` constant. Each
 /// constant is read once, so one of another type, or an unknown name, is one error at its
 /// first use. A literal rate is checked as the `f32` the layer receives.

@@ -499,3 +499,21 @@ fn tokens_after_a_model_are_one_error_and_no_stub() {
         ["unexpected `;` after model `Net`; each model is `Name(input sizes) { layers }`"]
     );
 }
+
+#[test]
+fn elu_and_selu_name_the_core_activations() {
+    let code = compact(expand_model(quote! {
+        Net(8, 8, 1) { conv2d(2, 3) elu; flatten; dense(4) selu; dense(1); }
+    }));
+
+    assert!(!code.contains("compile_error"), "{code}");
+    assert!(
+        code.contains("Conv2d<8,8,1,2,3,1,false,::dropnet::core::activation::Elu>"),
+        "{code}"
+    );
+    assert!(
+        code.contains("Dense<72,4,::dropnet::core::activation::Selu>"),
+        "{code}"
+    );
+    assert!(code.contains("Layer3:`dense(4)selu`"), "{code}");
+}

@@ -973,3 +973,31 @@ fn keras_names_number_lstms() {
 
     assert_eq!(names, ["lstm", "dropout", "lstm_1", "dense"]);
 }
+
+#[test]
+fn elu_and_selu_go_where_relu_goes() {
+    let ok = infer(&model(
+        &[8, 8, 1],
+        vec![
+            with(Activation::Elu, conv(2, 3)),
+            flatten(),
+            with(Activation::Selu, dense(4)),
+            dense(1),
+        ],
+    ));
+    let on_dropout = infer(&model(
+        &[4],
+        vec![dense(4), with(Activation::Selu, dropout(0.1)), dense(1)],
+    ));
+    let on_lstm = infer(&model(&[5, 1], vec![with(Activation::Elu, lstm(3))]));
+
+    assert!(ok.is_valid(), "{:?}", ok.problems);
+    assert_eq!(
+        messages(&on_dropout),
+        [
+            "layer 2 `dropout(0.1)` takes no activation, but `selu` follows it; put the \
+          activation on the layer before, or remove it"
+        ]
+    );
+    assert!(messages(&on_lstm)[0].ends_with("remove `elu`"));
+}
