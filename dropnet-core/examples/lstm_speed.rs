@@ -1,10 +1,12 @@
 //! Times forward and backward through the stacked LSTM of the time-series example, chained
 //! by hand.
 //!
-//! `cargo run --release -p dropnet-core --example lstm_speed [epochs] [batch size]`
+//! `cargo run --release -p dropnet-core --example lstm_speed [epochs] [batch size]
+//! [dropout] [recurrent dropout]`
 //!
 //! The chain is 52×1 → lstm 64 (return sequences) → dropout .3 → lstm 32 → dropout .3 →
-//! dense 1. An epoch is 1,775 windows, the training part of the CO2 series, so with the
+//! dense 1. The two optional rates (default 0) turn on the LSTMs' own variational input
+//! and recurrent dropout, to measure what they cost. An epoch is 1,775 windows, the training part of the CO2 series, so with the
 //! default batch of 32 it is 55 full batches and one of 15. Prints the median time per epoch
 //! over `epochs` (default 5) and per batch, and the share of each layer. The optimiser
 //! step and the loss are not included; on 29,345 parameters they are small.
@@ -21,14 +23,25 @@ use ndarray::{s, Array2};
 const WINDOWS: usize = 1_775;
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
-    let epochs = args.next().and_then(Result::ok).unwrap_or(5).max(1);
-    let batch = args.next().and_then(Result::ok).unwrap_or(32).max(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let count = |i: usize, default| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let rate = |i: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(0.0_f32);
+    let (epochs, batch) = (count(0, 5).max(1), count(1, 32).max(1));
+    let (dropout, recurrent) = (rate(2), rate(3));
+    let lstm = Lstm::<52, 1, 64, true>::new("lstm", 42).try_with_dropout(dropout, recurrent);
+    let lstm_1 = Lstm::<52, 64, 32, false>::new("lstm_1", 42).try_with_dropout(dropout, recurrent);
+    let (lstm, lstm_1) = match (lstm, lstm_1) {
+        (Ok(lstm), Ok(lstm_1)) => (lstm, lstm_1),
+        (Err(error), _) | (_, Err(error)) => {
+            eprintln!("{error}");
+            std::process::exit(2);
+        }
+    };
 
     let mut layers: Vec<Box<dyn Layer>> = vec![
-        Box::new(Lstm::<52, 1, 64, true>::new("lstm", 42)),
+        Box::new(lstm),
         Box::new(Dropout::<Sequence<52, 64>>::new("dropout", 42, 0.3)),
-        Box::new(Lstm::<52, 64, 32, false>::new("lstm_1", 42)),
+        Box::new(lstm_1),
         Box::new(Dropout::<Vector<32>>::new("dropout_1", 42, 0.3)),
         Box::new(Dense::<32, 1, Linear>::new("dense", 42)),
     ];
@@ -58,8 +71,8 @@ fn main() {
     let batches = WINDOWS.div_ceil(batch);
     let total: Duration = epoch_times.iter().sum();
     println!(
-        "{epochs} epochs of {WINDOWS} windows, batch {batch}: median {:.3} s per epoch \
-         (fastest {:.3} s), {:?} per batch",
+        "{epochs} epochs of {WINDOWS} windows, batch {batch}, lstm dropout {dropout} / \
+         recurrent {recurrent}: median {:.3} s per epoch (fastest {:.3} s), {:?} per batch",
         median.as_secs_f64(),
         epoch_times[0].as_secs_f64(),
         median / batches as u32,
