@@ -440,36 +440,12 @@ fn wrapped_hint(value: &Value) -> String {
 pub fn to_rate(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Result<Rate> {
     let tokens = arg.value.to_token_stream();
     let got = arg.value.text();
-    let (minus, digits) = match &arg.value {
-        Value::Path(path) => return Ok(Rate::Const(constants.rate(path))),
-        Value::Literal {
-            lit: Lit::Float(lit),
-            minus,
-        } if matches!(lit.suffix(), "" | "f32" | "f64") => (minus, lit.base10_digits()),
-        Value::Literal {
-            lit: Lit::Int(lit),
-            minus,
-        } if lit.suffix().is_empty() => (minus, lit.base10_digits()),
-        Value::Other(other) => {
-            let message = match Unsupported::of(other) {
-                Unsupported::Expression(expr) => format!(
-                    "{subject} is an expression, `{expr}`, but rates are literals or paths to \
-                     `f32` constants; define `const RATE: f32 = {expr};` and use it"
-                ),
-                _ => format!(
-                    "{subject} must be {RATE}, got `{got}`{}",
-                    wrapped_hint(&arg.value)
-                ),
-            };
-            return Err(Error::new_spanned(tokens, message));
-        }
-        Value::Literal { .. } => {
-            let message = format!("{subject} must be {RATE}, got `{got}`");
-            return Err(Error::new_spanned(tokens, message));
-        }
+    let (negative, digits) = match float_arg(arg, subject, constants, ("rates", "RATE"))? {
+        FloatArg::Const(id) => return Ok(Rate::Const(id)),
+        FloatArg::Literal { negative, digits } => (negative, digits),
     };
 
-    let message = match f32_rate(digits, minus.is_some()) {
+    let message = match f32_rate(digits, negative) {
         Ok(rate) => return Ok(Rate::Known(rate)),
         Err(RateLiteral::OutOfRange) => format!(
             "{subject} `{got}` is out of range: it is too large for an `f32`, and a rate must \
@@ -486,6 +462,80 @@ pub fn to_rate(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Resu
 
 /// What a rate may be, for messages.
 const RATE: &str = "a number or a path to an `f32` constant";
+
+/// An `f32` argument as written: a constant, or a literal's sign and digits.
+enum FloatArg<'a> {
+    Const(ConstId),
+    Literal { negative: bool, digits: &'a str },
+}
+
+/// Splits a float argument (a float literal, an unsuffixed integer literal, or a path to
+/// an `f32` constant) into its parts, or says why it cannot be one. `what` names the
+/// argument in the plural and the constant to suggest: `("rates", "RATE")`.
+fn float_arg<'a>(
+    arg: &'a Arg,
+    subject: &str,
+    constants: &mut Constants,
+    what: (&str, &str),
+) -> syn::Result<FloatArg<'a>> {
+    let tokens = arg.value.to_token_stream();
+    let got = arg.value.text();
+    let (plural, name) = what;
+    match &arg.value {
+        Value::Path(path) => Ok(FloatArg::Const(constants.rate(path))),
+        Value::Literal {
+            lit: Lit::Float(lit),
+            minus,
+        } if matches!(lit.suffix(), "" | "f32" | "f64") => Ok(FloatArg::Literal {
+            negative: minus.is_some(),
+            digits: lit.base10_digits(),
+        }),
+        Value::Literal {
+            lit: Lit::Int(lit),
+            minus,
+        } if lit.suffix().is_empty() => Ok(FloatArg::Literal {
+            negative: minus.is_some(),
+            digits: lit.base10_digits(),
+        }),
+        Value::Other(other) => {
+            let message = match Unsupported::of(other) {
+                Unsupported::Expression(expr) => format!(
+                    "{subject} is an expression, `{expr}`, but {plural} are literals or paths \
+                     to `f32` constants; define `const {name}: f32 = {expr};` and use it"
+                ),
+                _ => format!(
+                    "{subject} must be {RATE}, got `{got}`{}",
+                    wrapped_hint(&arg.value)
+                ),
+            };
+            Err(Error::new_spanned(tokens, message))
+        }
+        Value::Literal { .. } => {
+            let message = format!("{subject} must be {RATE}, got `{got}`");
+            Err(Error::new_spanned(tokens, message))
+        }
+    }
+}
+
+/// A standard deviation, read like a rate: a literal becomes the nearest `f32` (a negative
+/// one is left to inference, which reports it as a broken rule), one too large for an
+/// `f32` is reported here; a path is an `f32` constant.
+pub fn to_stddev(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Result<Rate> {
+    let (negative, digits) = match float_arg(arg, subject, constants, ("standard deviations", "STDDEV"))? {
+        FloatArg::Const(id) => return Ok(Rate::Const(id)),
+        FloatArg::Literal { negative, digits } => (negative, digits),
+    };
+    match digits.parse::<f32>() {
+        Ok(magnitude) if magnitude.is_finite() => {
+            Ok(Rate::Known(if negative { -magnitude } else { magnitude }))
+        }
+        _ => {
+            let got = arg.value.text();
+            let message = format!("{subject} `{got}` is too large for an `f32`");
+            Err(Error::new_spanned(arg.value.to_token_stream(), message))
+        }
+    }
+}
 
 /// Why a rate literal cannot be used as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -41,6 +41,10 @@ mod kw {
     syn::custom_keyword!(flatten);
     syn::custom_keyword!(dense);
     syn::custom_keyword!(lstm);
+    syn::custom_keyword!(spatial_dropout2d);
+    syn::custom_keyword!(gaussian_dropout);
+    syn::custom_keyword!(alpha_dropout);
+    syn::custom_keyword!(gaussian_noise);
     syn::custom_keyword!(relu);
     syn::custom_keyword!(sigmoid);
     syn::custom_keyword!(tanh);
@@ -49,7 +53,18 @@ mod kw {
     syn::custom_keyword!(selu);
 }
 
-const LAYER_WORDS: &[&str] = &["conv2d", "maxpool", "dropout", "flatten", "dense", "lstm"];
+const LAYER_WORDS: &[&str] = &[
+    "conv2d",
+    "maxpool",
+    "dropout",
+    "flatten",
+    "dense",
+    "lstm",
+    "spatial_dropout2d",
+    "gaussian_dropout",
+    "alpha_dropout",
+    "gaussian_noise",
+];
 const ACTIVATION_WORDS: &[&str] = &["relu", "sigmoid", "tanh", "softmax", "elu", "selu"];
 
 /// Keras spellings a user may reach for, normalized as in [`suggest::nearest`].
@@ -77,6 +92,24 @@ const MAXPOOL: Signature = Signature {
 const DROPOUT: Signature = Signature {
     name: "dropout",
     required: &["rate"],
+    optional: &[],
+    flags: &[],
+};
+const SPATIAL_DROPOUT2D: Signature = Signature {
+    name: "spatial_dropout2d",
+    ..DROPOUT
+};
+const GAUSSIAN_DROPOUT: Signature = Signature {
+    name: "gaussian_dropout",
+    ..DROPOUT
+};
+const ALPHA_DROPOUT: Signature = Signature {
+    name: "alpha_dropout",
+    ..DROPOUT
+};
+const GAUSSIAN_NOISE: Signature = Signature {
+    name: "gaussian_noise",
+    required: &["stddev"],
     optional: &[],
     flags: &[],
 };
@@ -427,6 +460,10 @@ enum Word {
     Flatten,
     Dense,
     Lstm,
+    SpatialDropout2d,
+    GaussianDropout,
+    AlphaDropout,
+    GaussianNoise,
 }
 
 impl Word {
@@ -438,6 +475,10 @@ impl Word {
             Word::Flatten => &FLATTEN,
             Word::Dense => &DENSE,
             Word::Lstm => &LSTM,
+            Word::SpatialDropout2d => &SPATIAL_DROPOUT2D,
+            Word::GaussianDropout => &GAUSSIAN_DROPOUT,
+            Word::AlphaDropout => &ALPHA_DROPOUT,
+            Word::GaussianNoise => &GAUSSIAN_NOISE,
         }
     }
 }
@@ -514,6 +555,14 @@ fn parse_word(input: ParseStream<'_>, position: usize) -> syn::Result<(Ident, Wo
         Word::Dense
     } else if lookahead.peek(kw::lstm) {
         Word::Lstm
+    } else if lookahead.peek(kw::spatial_dropout2d) {
+        Word::SpatialDropout2d
+    } else if lookahead.peek(kw::gaussian_dropout) {
+        Word::GaussianDropout
+    } else if lookahead.peek(kw::alpha_dropout) {
+        Word::AlphaDropout
+    } else if lookahead.peek(kw::gaussian_noise) {
+        Word::GaussianNoise
     } else {
         return Err(unknown_layer(input, lookahead, position));
     };
@@ -649,12 +698,16 @@ impl Binder<'_> {
                     strides: strides?,
                 }))
             }
-            Word::Dropout => {
-                let arg = self.bound.get("rate")?;
-                let subject = self.subject("rate");
-                let result = args::to_rate(arg, &subject, self.constants);
-                let rate = self.keep(result)?;
-                Some(LayerKind::Dropout(ir::Dropout { rate }))
+            Word::Dropout => Some(LayerKind::Dropout(self.rate()?)),
+            Word::SpatialDropout2d => Some(LayerKind::SpatialDropout2d(self.rate()?)),
+            Word::GaussianDropout => Some(LayerKind::GaussianDropout(self.rate()?)),
+            Word::AlphaDropout => Some(LayerKind::AlphaDropout(self.rate()?)),
+            Word::GaussianNoise => {
+                let arg = self.bound.get("stddev")?;
+                let subject = self.subject("stddev");
+                let result = args::to_stddev(arg, &subject, self.constants);
+                let stddev = self.keep(result)?;
+                Some(LayerKind::GaussianNoise(ir::GaussianNoise { stddev }))
             }
             Word::Flatten => Some(LayerKind::Flatten),
             Word::Dense => Some(LayerKind::Dense(ir::Dense {
@@ -662,6 +715,15 @@ impl Binder<'_> {
             })),
             Word::Lstm => self.lstm(),
         }
+    }
+
+    /// The `rate` of the dropout family.
+    fn rate(&mut self) -> Option<ir::Dropout> {
+        let arg = self.bound.get("rate")?;
+        let subject = self.subject("rate");
+        let result = args::to_rate(arg, &subject, self.constants);
+        let rate = self.keep(result)?;
+        Some(ir::Dropout { rate })
     }
 
     /// `lstm(units, return_sequences = b)`, where `return_sequences` defaults to false.

@@ -113,9 +113,16 @@ fn full(model: &Model, inference: &Inference, constants: &Constants) -> Option<T
         let ty = layer_type(spec, info, constants)?;
         let keras_name = Literal::string(&info.name);
         constructors.push(match &spec.kind {
-            LayerKind::Dropout(dropout) => {
+            LayerKind::Dropout(dropout)
+            | LayerKind::SpatialDropout2d(dropout)
+            | LayerKind::GaussianDropout(dropout)
+            | LayerKind::AlphaDropout(dropout) => {
                 let rate = rate(&dropout.rate, constants);
                 quote!(<#ty>::new(#keras_name, seed, #rate))
+            }
+            LayerKind::GaussianNoise(noise) => {
+                let stddev = rate(&noise.stddev, constants);
+                quote!(<#ty>::new(#keras_name, seed, #stddev))
             }
             _ => quote!(<#ty>::new(#keras_name, seed)),
         });
@@ -276,6 +283,22 @@ fn layer_type(spec: &LayerSpec, info: &LayerInfo, constants: &Constants) -> Opti
         (LayerKind::Dropout(_), input) => {
             let input = shape_type(input, constants);
             quote!(::dropnet::core::layers::Dropout<#input>)
+        }
+        (LayerKind::SpatialDropout2d(_), input @ Shape::Image(..)) => {
+            let input = shape_type(input, constants);
+            quote!(::dropnet::core::layers::SpatialDropout2d<#input>)
+        }
+        (LayerKind::GaussianDropout(_), input) => {
+            let input = shape_type(input, constants);
+            quote!(::dropnet::core::layers::GaussianDropout<#input>)
+        }
+        (LayerKind::AlphaDropout(_), input) => {
+            let input = shape_type(input, constants);
+            quote!(::dropnet::core::layers::AlphaDropout<#input>)
+        }
+        (LayerKind::GaussianNoise(_), input) => {
+            let input = shape_type(input, constants);
+            quote!(::dropnet::core::layers::GaussianNoise<#input>)
         }
         (LayerKind::Flatten, input) => {
             let input = shape_type(input, constants);
@@ -472,15 +495,21 @@ fn condition(cond: &Cond, constants: &Constants) -> TokenStream {
             let rate = constant_ident(constants, *id, Use::Rate);
             quote!(#rate >= 0.0 && #rate < 1.0)
         }
+        Cond::StddevValid(id) => {
+            // NaN fails both comparisons, infinity the second.
+            let stddev = constant_ident(constants, *id, Use::Rate);
+            quote!(#stddev >= 0.0 && #stddev <= ::core::primitive::f32::MAX)
+        }
     }
 }
 
-/// A dropout rate as an `f32` argument.
+/// A dropout rate or a standard deviation as an `f32` argument.
 fn rate(rate: &Rate, constants: &Constants) -> TokenStream {
     match rate {
         Rate::Known(r) => {
-            // Inference accepted it, so it is in [0, 1) (perhaps `-0.0`, written `-0.0` or
-            // `-1e-50`, which `abs` makes a plain zero); the guard keeps this total.
+            // Inference accepted it, so it is at least 0 (perhaps `-0.0`, written `-0.0` or
+            // `-1e-50`, which `abs` makes a plain zero) and finite; the guard keeps this
+            // total.
             let r = if r.is_finite() { r.abs() } else { 0.0 };
             let lit = Literal::f32_unsuffixed(r);
             quote!(#lit)

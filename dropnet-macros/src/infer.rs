@@ -13,7 +13,8 @@
 //! `flatten` on a vector is accepted and is the identity, as in Keras.
 //!
 //! A message about a sequence or a vector that an `lstm` made names that `lstm`, even
-//! through a `dropout` in between, since the fix (`return_sequences`) is written there.
+//! through a dropout or noise layer in between, since the fix (`return_sequences`) is
+//! written there.
 
 mod guess;
 
@@ -62,6 +63,8 @@ pub enum Cond {
     Fits(Dim),
     /// `0.0 <= rate < 1.0`
     RateInRange(ConstId),
+    /// `0.0 <= stddev <= f32::MAX`: not negative, not infinite, not NaN.
+    StddevValid(ConstId),
 }
 
 /// A rule deferred to const evaluation; the build fails with `message` if `cond` is false.
@@ -237,7 +240,7 @@ fn next_from_lstm<'s>(
             text: &spec.text,
             return_sequences: lstm.return_sequences,
         }),
-        LayerKind::Dropout(_) => from_lstm,
+        kind if kind.is_noise() => from_lstm,
         LayerKind::Flatten if matches!(input, Some(Shape::Vector(_))) => from_lstm,
         _ => None,
     }
@@ -277,7 +280,11 @@ fn layer(
     let (output, params) = match &spec.kind {
         LayerKind::Conv2d(conv) => conv2d(cx, at, conv, input)?,
         LayerKind::MaxPool2d(pool) => (maxpool2d(cx, at, pool, input)?, Dim::Known(0)),
-        LayerKind::Dropout(_) => (input.clone(), Dim::Known(0)),
+        LayerKind::SpatialDropout2d(_) => (spatial_dropout2d(cx, at, input)?, Dim::Known(0)),
+        LayerKind::Dropout(_)
+        | LayerKind::GaussianDropout(_)
+        | LayerKind::AlphaDropout(_)
+        | LayerKind::GaussianNoise(_) => (input.clone(), Dim::Known(0)),
         LayerKind::Flatten => (flatten(cx, at, input)?, Dim::Known(0)),
         LayerKind::Dense(dense_args) => dense(cx, at, dense_args, input)?,
         LayerKind::Lstm(lstm_args) => lstm(cx, at, lstm_args, input)?,
@@ -338,20 +345,24 @@ fn check_not_empty(cx: &mut Cx<'_>, model: &ModelSpec) {
     }
 }
 
-/// A model cannot end with dropout. Dropout only acts in training, so the model's output
-/// would be the previous layer's, randomly zeroed while training. Keras accepts it; the
-/// DSL treats it as a mistake.
+/// A model cannot end with dropout, or with any layer of its family or `gaussian_noise`.
+/// They only act in training, so the model's output would be the previous layer's, made
+/// noisy while training. Keras accepts it; the DSL treats it as a mistake.
 fn check_last_layer(cx: &mut Cx<'_>, model: &ModelSpec) {
     let last = model.layers.len().checked_sub(1);
     if let (Some(index), Some(Some(spec))) = (last, model.layers.last()) {
-        if let LayerKind::Dropout(_) = spec.kind {
+        if spec.kind.is_noise() {
             let at = At {
                 index,
                 text: &spec.text,
                 from_lstm: None,
             };
+            let what = match spec.kind {
+                LayerKind::Dropout(_) => "dropout".to_owned(),
+                _ => format!("`{}`", spec.kind.keras_name()),
+            };
             let message = format!(
-                "{} is the last layer, but a model cannot end with dropout; \
+                "{} is the last layer, but a model cannot end with {what}; \
                  remove it or add the output layer after it",
                 at.label()
             );
@@ -462,7 +473,11 @@ fn check_arguments(cx: &mut Cx<'_>, at: &At<'_>, kind: &LayerKind) -> bool {
             }
             ok
         }
-        LayerKind::Dropout(dropout) => check_rate(cx, at, &dropout.rate),
+        LayerKind::Dropout(dropout)
+        | LayerKind::SpatialDropout2d(dropout)
+        | LayerKind::GaussianDropout(dropout)
+        | LayerKind::AlphaDropout(dropout) => check_rate(cx, at, &dropout.rate),
+        LayerKind::GaussianNoise(noise) => check_stddev(cx, at, &noise.stddev),
         LayerKind::Flatten => true,
         LayerKind::Dense(dense) => positive(cx, "units", &dense.units),
         LayerKind::Lstm(lstm) => positive(cx, "units", &lstm.units),
@@ -519,6 +534,32 @@ fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, rate: &Rate) -> bool {
                 cx.symbols.name(*id)
             );
             cx.defer(site, Cond::RateInRange(*id), message);
+            true
+        }
+    }
+}
+
+/// The standard deviation of `gaussian_noise` is at least 0 (0 adds nothing) and finite.
+/// A literal too large for an `f32` was refused when parsed.
+fn check_stddev(cx: &mut Cx<'_>, at: &At<'_>, stddev: &Rate) -> bool {
+    let site = Site::Arg(at.index, "stddev");
+    match stddev {
+        Rate::Known(s) if *s >= 0.0 && s.is_finite() => true,
+        Rate::Known(s) => {
+            let message = format!(
+                "{}: the standard deviation is {s:?}, but it must be at least 0",
+                at.label()
+            );
+            cx.fail(site, message);
+            false
+        }
+        Rate::Const(id) => {
+            let message = format!(
+                "{}: the standard deviation {} must be at least 0 and finite",
+                at.label(),
+                cx.symbols.name(*id)
+            );
+            cx.defer(site, Cond::StddevValid(*id), message);
             true
         }
     }
@@ -772,6 +813,24 @@ fn maxpool2d(cx: &mut Cx<'_>, at: &At<'_>, pool: &MaxPool2d, input: &Shape) -> O
     let out_h = conv_output_size(h, &pool.pool, stride, Padding::Valid);
     let out_w = conv_output_size(w, &pool.pool, stride, Padding::Valid);
     Some(Shape::Image(out_h, out_w, c.clone()))
+}
+
+/// `spatial_dropout2d` drops whole channels of an image (every pixel of a channel of a
+/// sample together), so its input must be an image; it keeps that shape. On a vector or
+/// a sequence, plain `dropout` drops values one by one.
+fn spatial_dropout2d(cx: &mut Cx<'_>, at: &At<'_>, input: &Shape) -> Option<Shape> {
+    if let Shape::Image(..) = input {
+        return Some(input.clone());
+    }
+    let message = format!(
+        "{} needs an image (height×width×channels), since it drops whole channels, but {} \
+         {}; use `dropout` here",
+        at.label(),
+        at.source(),
+        input.describe(cx.symbols)
+    );
+    cx.fail(Site::Layer(at.index), message);
+    None
 }
 
 /// `flatten` turns an image or a sequence into a vector of all its values, in

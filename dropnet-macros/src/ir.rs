@@ -5,10 +5,8 @@
 //! Adding a layer kind means: a variant of [`LayerKind`] with a struct of its arguments, an
 //! entry in the signature table and the keyword list of `ast`, one rule function in
 //! `infer`, and one arm in `expand`. [`Lstm`] is the model to follow. The dropout family
-//! (`spatial_dropout2d`, `gaussian_dropout`, `alpha_dropout`, `gaussian_noise`) would become
-//! variants that share [`Dropout`]'s rate check and identity shape, with
-//! `spatial_dropout2d` also needing an image. New activations (`selu`, `elu`) are variants
-//! of [`Activation`].
+//! (`dropout`, `spatial_dropout2d`, `gaussian_dropout`, `alpha_dropout`, `gaussian_noise`)
+//! shares the identity shape and the rules of [`LayerKind::is_noise`].
 
 use crate::dim::{ConstId, Dim, Symbols};
 
@@ -49,6 +47,14 @@ pub enum LayerKind {
     Dense(Dense),
     /// `lstm(units, return_sequences = true | false)`
     Lstm(Lstm),
+    /// `spatial_dropout2d(rate)`: drops whole channels of an image.
+    SpatialDropout2d(Dropout),
+    /// `gaussian_dropout(rate)`: multiplies by noise of mean 1, variance rate / (1 − rate).
+    GaussianDropout(Dropout),
+    /// `alpha_dropout(rate)`: dropout that keeps the mean and variance of SELU outputs.
+    AlphaDropout(Dropout),
+    /// `gaussian_noise(stddev)`: adds noise of mean 0 in training.
+    GaussianNoise(GaussianNoise),
 }
 
 /// Arguments of `conv2d`.
@@ -73,11 +79,19 @@ pub struct MaxPool2d {
     pub strides: Option<Dim>,
 }
 
-/// Arguments of `dropout`.
+/// Arguments of `dropout`, and of `spatial_dropout2d`, `gaussian_dropout` and
+/// `alpha_dropout`, which take the same rate.
 #[derive(Debug, Clone)]
 pub struct Dropout {
     /// Fraction of units zeroed in training.
     pub rate: Rate,
+}
+
+/// Arguments of `gaussian_noise`.
+#[derive(Debug, Clone)]
+pub struct GaussianNoise {
+    /// Standard deviation of the added noise, an `f32` like a rate (at least 0, finite).
+    pub stddev: Rate,
 }
 
 /// Arguments of `dense`.
@@ -159,7 +173,25 @@ impl LayerKind {
             LayerKind::Flatten => "flatten",
             LayerKind::Dense(_) => "dense",
             LayerKind::Lstm(_) => "lstm",
+            LayerKind::SpatialDropout2d(_) => "spatial_dropout2d",
+            LayerKind::GaussianDropout(_) => "gaussian_dropout",
+            LayerKind::AlphaDropout(_) => "alpha_dropout",
+            LayerKind::GaussianNoise(_) => "gaussian_noise",
         }
+    }
+
+    /// True for the layers that only add noise in training and are the identity otherwise:
+    /// the dropout family and `gaussian_noise`. They keep their input's shape, take no
+    /// activation and cannot end a model.
+    pub fn is_noise(&self) -> bool {
+        matches!(
+            self,
+            LayerKind::Dropout(_)
+                | LayerKind::SpatialDropout2d(_)
+                | LayerKind::GaussianDropout(_)
+                | LayerKind::AlphaDropout(_)
+                | LayerKind::GaussianNoise(_)
+        )
     }
 }
 
@@ -210,6 +242,7 @@ pub fn param_noun(param: &str) -> &'static str {
         "padding" => "the padding",
         "pool" => "the pool size",
         "rate" => "the rate",
+        "stddev" => "the standard deviation",
         "units" => "the number of units",
         "return_sequences" => "`return_sequences`",
         _ => "the argument",

@@ -39,13 +39,17 @@ use quote::quote;
 /// Each model is `attributes visibility Name(input sizes) { layers }`: the input is
 /// `(height, width, channels)`, `(time, features)` or `(length)`, and layers are
 /// `conv2d(filters, kernel, strides = s, padding = valid | same)`, `maxpool(pool, strides = s)`,
-/// `dropout(rate)`, `flatten`, `dense(units)` and `lstm(units, return_sequences = true |
-/// false)` (the bare word `return_sequences` means `= true`). `conv2d` and `dense` may be
-/// followed by `relu`, `sigmoid`, `tanh`, `elu`, `selu` or `softmax` (`softmax` on `dense`
-/// only, with at least 2 units). Layers are separated by `;`. Sizes are integer literals or paths to
-/// `usize` constants; a dropout rate is a literal or a path to an `f32` constant. Each
-/// constant is read once, so one of another type, or an unknown name, is one error at its
-/// first use. A literal rate is checked as the `f32` the layer receives.
+/// `dropout(rate)`, `flatten`, `dense(units)`, `lstm(units, return_sequences = true |
+/// false)` (the bare word `return_sequences` means `= true`), and the rest of the dropout
+/// family: `spatial_dropout2d(rate)` (images only; drops whole channels),
+/// `gaussian_dropout(rate)`, `alpha_dropout(rate)` and `gaussian_noise(stddev)`. The
+/// dropout family keeps its input's shape, takes no activation and cannot end a model.
+/// `conv2d` and `dense` may be followed by `relu`, `sigmoid`, `tanh`, `elu`, `selu` or
+/// `softmax` (`softmax` on `dense` only, with at least 2 units). Layers are separated by
+/// `;`. Sizes are integer literals or paths to `usize` constants; a rate (at least 0,
+/// below 1) or a standard deviation (at least 0) is a literal or a path to an `f32`
+/// constant. Each constant is read once, so one of another type, or an unknown name, is
+/// one error at its first use. A literal rate is checked as the `f32` the layer receives.
 ///
 /// An `lstm` needs a sequence and outputs the hidden state after the last step, a vector
 /// of `units`, or with `return_sequences` the state at every step, `time×units`, which a

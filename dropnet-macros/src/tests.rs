@@ -191,7 +191,8 @@ fn keras_habits_get_a_pointed_message() {
             "layer 1 `conv2d(8, 3, padding = \"same\")`: the padding is a word, not a string: \
              write `same` without quotes",
             "layer 2 `MaxPooling2D` is not a known layer (expected one of: `conv2d`, `maxpool`, \
-             `dropout`, `flatten`, `dense`, `lstm`); did you mean `maxpool`?",
+             `dropout`, `flatten`, `dense`, `lstm`, `spatial_dropout2d`, `gaussian_dropout`, \
+             `alpha_dropout`, `gaussian_noise`); did you mean `maxpool`?",
             "layer 4 `dense(1)`: a layer without an activation is linear; remove `linear`",
         ]
     );
@@ -516,4 +517,61 @@ fn elu_and_selu_name_the_core_activations() {
         "{code}"
     );
     assert!(code.contains("Layer3:`dense(4)selu`"), "{code}");
+}
+
+#[test]
+fn the_dropout_family_expands_to_the_core_types_with_rates() {
+    let code = compact(expand_model(quote! {
+        Net(8, 8, 1) {
+            conv2d(2, 3) relu;
+            spatial_dropout2d(0.2);
+            gaussian_dropout(RATE);
+            flatten;
+            dense(4) selu;
+            alpha_dropout(0.1);
+            gaussian_noise(SIGMA);
+            gaussian_noise(-0.0);
+            dense(1);
+        }
+    }));
+
+    assert!(!code.contains("compile_error"), "{code}");
+    for expected in [
+        "pubspatial_dropout2d:::dropnet::core::layers::SpatialDropout2d<\
+         ::dropnet::core::Image<6,6,2>>",
+        "pubgaussian_dropout:::dropnet::core::layers::GaussianDropout<\
+         ::dropnet::core::Image<6,6,2>>",
+        "pubalpha_dropout:::dropnet::core::layers::AlphaDropout<::dropnet::core::Vector<4>>",
+        "pubgaussian_noise_1:::dropnet::core::layers::GaussianNoise<::dropnet::core::Vector<4>>",
+        "::new(\"spatial_dropout2d\",seed,0.2)",
+        "::new(\"gaussian_dropout\",seed,__dropnet_Net_rate_0)",
+        "::new(\"alpha_dropout\",seed,0.1)",
+        "::new(\"gaussian_noise\",seed,__dropnet_Net_rate_1)",
+        "::new(\"gaussian_noise_1\",seed,0.0)",
+        "const__dropnet_Net_rate_1:::core::primitive::f32=SIGMA;",
+        "::core::assert!(__dropnet_Net_rate_1>=0.0&&__dropnet_Net_rate_1<=\
+         ::core::primitive::f32::MAX",
+    ] {
+        assert!(code.contains(expected), "missing {expected} in {code}");
+    }
+}
+
+#[test]
+fn standard_deviation_literals_are_read_as_f32() {
+    let messages = error_messages(quote! {
+        Net(4) { gaussian_noise(1e39); gaussian_noise(0.1 + 0.2); gaussian_noise(-1); dense(1); }
+    });
+
+    assert_eq!(
+        messages,
+        [
+            "layer 1 `gaussian_noise(1e39)`: the standard deviation `1e39` is too large for an \
+             `f32`",
+            "layer 2 `gaussian_noise(0.1 + 0.2)`: the standard deviation is an expression, \
+             `0.1 + 0.2`, but standard deviations are literals or paths to `f32` constants; \
+             define `const STDDEV: f32 = 0.1 + 0.2;` and use it",
+            "layer 3 `gaussian_noise(-1)`: the standard deviation is -1.0, but it must be at \
+             least 0",
+        ]
+    );
 }

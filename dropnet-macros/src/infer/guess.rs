@@ -65,7 +65,11 @@ fn guess_output(kind: &LayerKind, input: Option<&Shape>) -> Option<Shape> {
             let side = |n: &Dim| conv_output_size(n, &pool.pool, stride, Padding::Valid);
             Some(Shape::Image(side(h), side(w), c.clone()))
         }
-        LayerKind::Dropout(_) => input.cloned(),
+        LayerKind::Dropout(_)
+        | LayerKind::SpatialDropout2d(_)
+        | LayerKind::GaussianDropout(_)
+        | LayerKind::AlphaDropout(_)
+        | LayerKind::GaussianNoise(_) => input.cloned(),
         LayerKind::Flatten => Dim::product(input?.dims()).ok().map(Shape::Vector),
     }
 }

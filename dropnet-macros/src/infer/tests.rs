@@ -2,7 +2,7 @@
 //! each assertion.
 
 use super::*;
-use crate::ir::{Dropout, Lstm};
+use crate::ir::{Dropout, GaussianNoise, Lstm};
 
 fn k(n: usize) -> Dim {
     Dim::Known(n)
@@ -1000,4 +1000,210 @@ fn elu_and_selu_go_where_relu_goes() {
         ]
     );
     assert!(messages(&on_lstm)[0].ends_with("remove `elu`"));
+}
+
+fn spatial(rate: f32) -> LayerSpec {
+    let kind = LayerKind::SpatialDropout2d(Dropout {
+        rate: Rate::Known(rate),
+    });
+    layer(kind, &format!("spatial_dropout2d({rate})"))
+}
+
+fn gaussian_dropout(rate: f32) -> LayerSpec {
+    let kind = LayerKind::GaussianDropout(Dropout {
+        rate: Rate::Known(rate),
+    });
+    layer(kind, &format!("gaussian_dropout({rate})"))
+}
+
+fn alpha_dropout(rate: f32) -> LayerSpec {
+    let kind = LayerKind::AlphaDropout(Dropout {
+        rate: Rate::Known(rate),
+    });
+    layer(kind, &format!("alpha_dropout({rate})"))
+}
+
+fn noise(stddev: f32) -> LayerSpec {
+    let kind = LayerKind::GaussianNoise(GaussianNoise {
+        stddev: Rate::Known(stddev),
+    });
+    layer(kind, &format!("gaussian_noise({stddev})"))
+}
+
+#[test]
+fn the_dropout_family_keeps_shapes_and_is_numbered_per_kind() {
+    let inference = infer(&model(
+        &[8, 8, 1],
+        vec![
+            conv(4, 3),
+            spatial(0.2),
+            spatial(0.1),
+            gaussian_dropout(0.3),
+            flatten(),
+            with(Activation::Selu, dense(6)),
+            alpha_dropout(0.1),
+            noise(0.0),
+            noise(0.5),
+            dense(1),
+        ],
+    ));
+
+    assert!(inference.is_valid(), "{:?}", inference.problems);
+    // conv2d(4, 3) on 8×8×1 gives 6×6×4; each noise layer keeps its input's shape.
+    let map = Shape::Image(k(6), k(6), k(4));
+    for index in 1..=3 {
+        assert_eq!(output_of(&inference, index), map, "layer {index}");
+    }
+    for index in 6..=8 {
+        assert_eq!(
+            output_of(&inference, index),
+            Shape::Vector(k(6)),
+            "layer {index}"
+        );
+    }
+    let names: Vec<&str> = inference
+        .layers
+        .iter()
+        .map(|l| l.as_ref().map_or("", |l| l.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "conv2d",
+            "spatial_dropout2d",
+            "spatial_dropout2d_1",
+            "gaussian_dropout",
+            "flatten",
+            "dense",
+            "alpha_dropout",
+            "gaussian_noise",
+            "gaussian_noise_1",
+            "dense_1"
+        ]
+    );
+    // 3·3·1·4 + 4 = 40, 144·6 + 6 = 870, 6·1 + 1 = 7: the noise layers have none.
+    assert_eq!(inference.params, Some(k(40 + 870 + 7)));
+}
+
+#[test]
+fn spatial_dropout_needs_an_image_and_suggests_dropout() {
+    let vector = infer(&model(&[16], vec![dense(8), spatial(0.2), dense(1)]));
+    let sequence = infer(&model(&[5, 3], vec![spatial(0.2), lstm(2)]));
+
+    assert_eq!(
+        messages(&vector),
+        [
+            "layer 2 `spatial_dropout2d(0.2)` needs an image (height×width×channels), since it \
+          drops whole channels, but the previous layer outputs the vector 8; use `dropout` here"
+        ]
+    );
+    assert_eq!(vector.problems[0].site, Site::Layer(1));
+    assert!(messages(&sequence)[0].contains("but the model input is the sequence 5×3"));
+}
+
+#[test]
+fn the_dropout_family_checks_rates_like_dropout() {
+    let one = infer(&model(&[4], vec![gaussian_dropout(1.0), dense(1)]));
+    let negative = infer(&model(&[4], vec![alpha_dropout(-0.1), dense(1)]));
+    let spatial_one = infer(&model(&[4, 4, 1], vec![spatial(1.0), flatten(), dense(1)]));
+
+    assert_eq!(
+        messages(&one),
+        [
+            "layer 1 `gaussian_dropout(1)`: the rate is 1.0, but it must be at least 0 and \
+          below 1 (a rate of 1 or more drops every unit)"
+        ]
+    );
+    assert_eq!(one.problems[0].site, Site::Arg(0, "rate"));
+    assert!(messages(&negative)[0].contains("the rate is -0.1, but it must be at least 0"));
+    assert_eq!(spatial_one.problems.len(), 1);
+    assert_eq!(spatial_one.problems[0].site, Site::Arg(0, "rate"));
+}
+
+#[test]
+fn gaussian_noise_needs_a_standard_deviation_of_at_least_zero() {
+    let zero = infer(&model(&[4], vec![noise(0.0), dense(1)]));
+    let minus_zero = infer(&model(&[4], vec![noise(-0.0), dense(1)]));
+    let negative = infer(&model(&[4], vec![noise(-0.5), dense(1)]));
+    let infinite = infer(&model(&[4], vec![noise(f32::INFINITY), dense(1)]));
+
+    assert!(zero.is_valid());
+    assert!(minus_zero.is_valid());
+    assert_eq!(
+        messages(&negative),
+        [
+            "layer 1 `gaussian_noise(-0.5)`: the standard deviation is -0.5, but it must be at \
+          least 0"
+        ]
+    );
+    assert_eq!(negative.problems[0].site, Site::Arg(0, "stddev"));
+    assert_eq!(infinite.problems.len(), 1);
+}
+
+#[test]
+fn constant_standard_deviation_is_checked_by_the_compiler() {
+    let mut symbols = Symbols::default();
+    let stddev = symbols.intern("SIGMA");
+    let spec = layer(
+        LayerKind::GaussianNoise(GaussianNoise {
+            stddev: Rate::Const(stddev),
+        }),
+        "gaussian_noise(SIGMA)",
+    );
+    let inference = shapes(&model(&[4], vec![spec, dense(1)]), &symbols);
+
+    assert!(inference.is_valid());
+    assert_eq!(inference.checks[0].cond, Cond::StddevValid(stddev));
+    assert_eq!(
+        inference.checks[0].message,
+        "layer 1 `gaussian_noise(SIGMA)`: the standard deviation SIGMA must be at least 0 and \
+         finite"
+    );
+}
+
+#[test]
+fn no_layer_of_the_dropout_family_ends_a_model_or_takes_an_activation() {
+    for spec in [
+        spatial(0.1),
+        gaussian_dropout(0.1),
+        alpha_dropout(0.1),
+        noise(0.1),
+    ] {
+        let word = spec.kind.keras_name();
+        let input = if word == "spatial_dropout2d" {
+            vec![4, 4, 1]
+        } else {
+            vec![4]
+        };
+        let last = infer(&model(&input, vec![spec.clone()]));
+        let activated = infer(&model(
+            &input,
+            vec![with(Activation::Relu, spec), flatten(), dense(1)],
+        ));
+
+        assert_eq!(
+            messages(&last),
+            [format!(
+                "layer 1 `{}` is the last layer, but a model cannot end with `{word}`; remove \
+                 it or add the output layer after it",
+                last_text(word)
+            )],
+        );
+        assert_eq!(activated.problems.len(), 1, "{word}");
+        assert_eq!(activated.problems[0].site, Site::Activation(0), "{word}");
+    }
+}
+
+fn last_text(word: &str) -> String {
+    match word {
+        "gaussian_noise" => "gaussian_noise(0.1)".to_owned(),
+        _ => format!("{word}(0.1)"),
+    }
+}
+
+#[test]
+fn an_lstm_is_named_through_any_noise_layer() {
+    let inference = infer(&model(&[5, 2], vec![lstm(3), noise(0.1), lstm(2)]));
+
+    assert!(messages(&inference)[0].contains("add `return_sequences = true` to layer 1 `lstm(3)`"));
 }
