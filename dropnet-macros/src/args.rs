@@ -1,10 +1,10 @@
 //! Layer arguments: parsing `(32, 3, strides = 2)`, binding it to a layer's signature, and
 //! converting values to sizes, rates and words.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Error, Ident, Lit, LitBool, Path, Token};
 
 use crate::dim::{ConstId, Dim, Symbols};
@@ -387,6 +387,56 @@ pub fn to_dim(
     }
 }
 
+/// A tuple of sizes, `(1, 1, 32)`, each read as by [`to_dim`]; one size may also be
+/// written bare or as `(32,)`. Every entry's error is reported.
+pub fn to_sizes(
+    arg: &Arg,
+    subject: &str,
+    param: &str,
+    constants: &mut Constants,
+) -> syn::Result<Vec<Dim>> {
+    let tokens = arg.value.to_token_stream();
+    let inner = match &arg.value {
+        Value::Other(other) => match other.clone().into_iter().collect::<Vec<_>>().as_slice() {
+            [TokenTree::Group(group)] if group.delimiter() == Delimiter::Parenthesis => {
+                group.stream()
+            }
+            _ => {
+                let got = arg.value.text();
+                let message = format!(
+                    "{subject} must be a tuple of sizes, one per axis of the layer's input, \
+                     e.g. `(1, 1, 32)`, got `{got}`"
+                );
+                return Err(Error::new_spanned(tokens, message));
+            }
+        },
+        _ => return to_dim(arg, subject, param, constants).map(|dim| vec![dim]),
+    };
+    let items = value::parse_list.parse2(inner)?;
+    if items.is_empty() {
+        let message = format!("{subject} is empty; give one size per axis of the layer's input");
+        return Err(Error::new_spanned(tokens, message));
+    }
+
+    let mut sizes = Vec::with_capacity(items.len());
+    let mut errors: Option<Error> = None;
+    for (index, item) in items.into_iter().enumerate() {
+        let entry = Arg {
+            name: None,
+            value: Value::parse.parse2(item)?,
+        };
+        let entry_subject = format!("{subject}: entry {}", index + 1);
+        match to_dim(&entry, &entry_subject, param, constants) {
+            Ok(dim) => sizes.push(dim),
+            Err(error) => match errors.as_mut() {
+                Some(all) => all.combine(error),
+                None => errors = Some(error),
+            },
+        }
+    }
+    errors.map_or(Ok(sizes), Err)
+}
+
 /// What a size may be, for messages.
 const SIZE: &str = "a whole number or a path to a `usize` constant";
 
@@ -521,10 +571,11 @@ fn float_arg<'a>(
 /// one is left to inference, which reports it as a broken rule), one too large for an
 /// `f32` is reported here; a path is an `f32` constant.
 pub fn to_stddev(arg: &Arg, subject: &str, constants: &mut Constants) -> syn::Result<Rate> {
-    let (negative, digits) = match float_arg(arg, subject, constants, ("standard deviations", "STDDEV"))? {
-        FloatArg::Const(id) => return Ok(Rate::Const(id)),
-        FloatArg::Literal { negative, digits } => (negative, digits),
-    };
+    let (negative, digits) =
+        match float_arg(arg, subject, constants, ("standard deviations", "STDDEV"))? {
+            FloatArg::Const(id) => return Ok(Rate::Const(id)),
+            FloatArg::Literal { negative, digits } => (negative, digits),
+        };
     match digits.parse::<f32>() {
         Ok(magnitude) if magnitude.is_finite() => {
             Ok(Rate::Known(if negative { -magnitude } else { magnitude }))

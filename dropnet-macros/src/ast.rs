@@ -92,20 +92,27 @@ const MAXPOOL: Signature = Signature {
 const DROPOUT: Signature = Signature {
     name: "dropout",
     required: &["rate"],
-    optional: &[],
+    optional: &[("noise_shape", "(sizes)")],
     flags: &[],
 };
 const SPATIAL_DROPOUT2D: Signature = Signature {
     name: "spatial_dropout2d",
-    ..DROPOUT
+    ..RATE_ONLY
 };
 const GAUSSIAN_DROPOUT: Signature = Signature {
     name: "gaussian_dropout",
-    ..DROPOUT
+    ..RATE_ONLY
 };
 const ALPHA_DROPOUT: Signature = Signature {
     name: "alpha_dropout",
-    ..DROPOUT
+    ..RATE_ONLY
+};
+/// The rest of the dropout family takes a rate only.
+const RATE_ONLY: Signature = Signature {
+    name: "",
+    required: &["rate"],
+    optional: &[],
+    flags: &[],
 };
 const GAUSSIAN_NOISE: Signature = Signature {
     name: "gaussian_noise",
@@ -698,7 +705,7 @@ impl Binder<'_> {
                     strides: strides?,
                 }))
             }
-            Word::Dropout => Some(LayerKind::Dropout(self.rate()?)),
+            Word::Dropout => self.dropout(),
             Word::SpatialDropout2d => Some(LayerKind::SpatialDropout2d(self.rate()?)),
             Word::GaussianDropout => Some(LayerKind::GaussianDropout(self.rate()?)),
             Word::AlphaDropout => Some(LayerKind::AlphaDropout(self.rate()?)),
@@ -723,7 +730,27 @@ impl Binder<'_> {
         let subject = self.subject("rate");
         let result = args::to_rate(arg, &subject, self.constants);
         let rate = self.keep(result)?;
-        Some(ir::Dropout { rate })
+        Some(ir::Dropout {
+            rate,
+            noise_shape: None,
+        })
+    }
+
+    /// `dropout(rate, noise_shape = (sizes))`, where the noise shape is optional.
+    fn dropout(&mut self) -> Option<LayerKind> {
+        let dropout = self.rate();
+        let noise_shape = match self.bound.get("noise_shape") {
+            Some(arg) => {
+                let subject = self.subject("noise_shape");
+                let result = args::to_sizes(arg, &subject, "noise_shape", self.constants);
+                Some(Some(self.keep(result)?))
+            }
+            None => Some(None),
+        };
+        Some(LayerKind::Dropout(ir::Dropout {
+            noise_shape: noise_shape?,
+            ..dropout?
+        }))
     }
 
     /// `lstm(units, return_sequences = b)`, where `return_sequences` defaults to false.

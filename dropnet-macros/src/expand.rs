@@ -113,8 +113,18 @@ fn full(model: &Model, inference: &Inference, constants: &Constants) -> Option<T
         let ty = layer_type(spec, info, constants)?;
         let keras_name = Literal::string(&info.name);
         constructors.push(match &spec.kind {
-            LayerKind::Dropout(dropout)
-            | LayerKind::SpatialDropout2d(dropout)
+            LayerKind::Dropout(dropout) => {
+                let rate = rate(&dropout.rate, constants);
+                let built = quote!(<#ty>::new(#keras_name, seed, #rate));
+                match &dropout.noise_shape {
+                    Some(noise) => {
+                        let noise = noise.iter().map(|value| dim(value, constants));
+                        quote!(#built.with_noise_shape(&[#(#noise),*]))
+                    }
+                    None => built,
+                }
+            }
+            LayerKind::SpatialDropout2d(dropout)
             | LayerKind::GaussianDropout(dropout)
             | LayerKind::AlphaDropout(dropout) => {
                 let rate = rate(&dropout.rate, constants);
@@ -494,6 +504,10 @@ fn condition(cond: &Cond, constants: &Constants) -> TokenStream {
         Cond::RateInRange(id) => {
             let rate = constant_ident(constants, *id, Use::Rate);
             quote!(#rate >= 0.0 && #rate < 1.0)
+        }
+        Cond::OneOrEqual(a, b) => {
+            let (a, b) = (saturating(a, constants), saturating(b, constants));
+            quote!(#a == 1 || #a == #b)
         }
         Cond::StddevValid(id) => {
             // NaN fails both comparisons, infinity the second.

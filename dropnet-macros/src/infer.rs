@@ -21,8 +21,9 @@ mod guess;
 pub use guess::{placeholder, stub_shapes};
 
 use crate::dim::{ConstId, Dim, Overflow, Symbols};
+use crate::ir::ModelSpec;
 use crate::ir::{input_nouns, param_noun, Padding, Rate, Shape};
-use crate::ir::{Activation, Conv2d, Dense, LayerKind, LayerSpec, Lstm, MaxPool2d, ModelSpec};
+use crate::ir::{Activation, Conv2d, Dense, Dropout, LayerKind, LayerSpec, Lstm, MaxPool2d};
 
 /// Where a problem is, for `ast` to turn into a span. Indices are 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,8 @@ pub enum Cond {
     RateInRange(ConstId),
     /// `0.0 <= stddev <= f32::MAX`: not negative, not infinite, not NaN.
     StddevValid(ConstId),
+    /// `a == 1 || a == b`
+    OneOrEqual(Dim, Dim),
 }
 
 /// A rule deferred to const evaluation; the build fails with `message` if `cond` is false.
@@ -281,8 +284,8 @@ fn layer(
         LayerKind::Conv2d(conv) => conv2d(cx, at, conv, input)?,
         LayerKind::MaxPool2d(pool) => (maxpool2d(cx, at, pool, input)?, Dim::Known(0)),
         LayerKind::SpatialDropout2d(_) => (spatial_dropout2d(cx, at, input)?, Dim::Known(0)),
-        LayerKind::Dropout(_)
-        | LayerKind::GaussianDropout(_)
+        LayerKind::Dropout(dropout_args) => (dropout(cx, at, dropout_args, input)?, Dim::Known(0)),
+        LayerKind::GaussianDropout(_)
         | LayerKind::AlphaDropout(_)
         | LayerKind::GaussianNoise(_) => (input.clone(), Dim::Known(0)),
         LayerKind::Flatten => (flatten(cx, at, input)?, Dim::Known(0)),
@@ -813,6 +816,66 @@ fn maxpool2d(cx: &mut Cx<'_>, at: &At<'_>, pool: &MaxPool2d, input: &Shape) -> O
     let out_h = conv_output_size(h, &pool.pool, stride, Padding::Valid);
     let out_w = conv_output_size(w, &pool.pool, stride, Padding::Valid);
     Some(Shape::Image(out_h, out_w, c.clone()))
+}
+
+/// `dropout(rate, noise_shape = (…))` shares one mask value along each axis where the
+/// noise shape is 1, like Keras's `noise_shape` without the batch axis. So the noise shape
+/// has one entry per axis of the input, each 1 or that axis's size; it keeps the input's
+/// shape.
+fn dropout(cx: &mut Cx<'_>, at: &At<'_>, dropout: &Dropout, input: &Shape) -> Option<Shape> {
+    let Some(noise) = &dropout.noise_shape else {
+        return Some(input.clone());
+    };
+    let site = Site::Arg(at.index, "noise_shape");
+    let (axes, names) = (input.dims(), input.axis_names());
+    if noise.len() != axes.len() {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let message = format!(
+            "{}: the noise shape has {}, but {} {}, which has {} ({}); give one entry per axis",
+            at.label(),
+            plural(noise.len(), "entry", "entries"),
+            at.source(),
+            input.describe(cx.symbols),
+            plural(axes.len(), "axis", "axes"),
+            names.join(", ")
+        );
+        cx.fail(site, message);
+        return None;
+    }
+
+    let mut ok = true;
+    for (index, ((entry, axis), name)) in noise.iter().zip(axes).zip(names).enumerate() {
+        // Known sizes say what is wrong; a deferred check says it when it fails.
+        let message = |cx: &Cx<'_>, known: bool| {
+            let (e, a) = (cx.show(entry), cx.show(axis));
+            let what = if known {
+                format!("{e}, but the {name} is {a}")
+            } else {
+                format!("{e}, which is neither 1 nor the {name}, {a}")
+            };
+            format!(
+                "{}: noise shape entry {} is {what}; each entry is 1 (one mask value shared \
+                 along that axis) or the axis size",
+                at.label(),
+                index + 1,
+            )
+        };
+        match (entry.known(), axis.known()) {
+            (Some(1), _) => {}
+            _ if entry == axis => {}
+            (Some(_), Some(_)) => {
+                let message = message(cx, true);
+                cx.fail(site, message);
+                ok = false;
+            }
+            _ => {
+                let message = message(cx, false);
+                cx.defer(site, Cond::OneOrEqual(entry.clone(), axis.clone()), message);
+            }
+        }
+    }
+    ok.then(|| input.clone())
 }
 
 /// `spatial_dropout2d` drops whole channels of an image (every pixel of a channel of a

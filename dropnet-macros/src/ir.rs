@@ -39,7 +39,7 @@ pub enum LayerKind {
     Conv2d(Conv2d),
     /// `maxpool(pool, strides = s)`
     MaxPool2d(MaxPool2d),
-    /// `dropout(rate)`
+    /// `dropout(rate, noise_shape = (sizes))`
     Dropout(Dropout),
     /// `flatten`
     Flatten,
@@ -85,6 +85,9 @@ pub struct MaxPool2d {
 pub struct Dropout {
     /// Fraction of units zeroed in training.
     pub rate: Rate,
+    /// One entry per input axis, each 1 (the mask is shared along that axis) or the axis
+    /// size; `None` for one mask value per unit. Only `dropout` takes it.
+    pub noise_shape: Option<Vec<Dim>>,
 }
 
 /// Arguments of `gaussian_noise`.
@@ -222,6 +225,15 @@ impl Shape {
         dims.join("×")
     }
 
+    /// How messages name each axis: `height`, `width`, `channels`.
+    pub fn axis_names(&self) -> &'static [&'static str] {
+        match self {
+            Shape::Image(..) => &["height", "width", "number of channels"],
+            Shape::Sequence(..) => &["number of time steps", "number of features"],
+            Shape::Vector(..) => &["length"],
+        }
+    }
+
     /// The shape with a word saying what it is when that is not obvious:
     /// `5×5×64`, `the sequence 10×8`, `the vector 1600`.
     pub fn describe(&self, symbols: &Symbols) -> String {
@@ -243,6 +255,7 @@ pub fn param_noun(param: &str) -> &'static str {
         "pool" => "the pool size",
         "rate" => "the rate",
         "stddev" => "the standard deviation",
+        "noise_shape" => "the noise shape",
         "units" => "the number of units",
         "return_sequences" => "`return_sequences`",
         _ => "the argument",

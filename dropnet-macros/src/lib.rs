@@ -44,6 +44,9 @@ use quote::quote;
 /// family: `spatial_dropout2d(rate)` (images only; drops whole channels),
 /// `gaussian_dropout(rate)`, `alpha_dropout(rate)` and `gaussian_noise(stddev)`. The
 /// dropout family keeps its input's shape, takes no activation and cannot end a model.
+/// `dropout(rate, noise_shape = (1, 1, c))` shares one mask value along each axis whose
+/// entry is 1, as Keras's `noise_shape` without the batch axis: one entry per input axis,
+/// each 1 or that axis's size.
 /// `conv2d` and `dense` may be followed by `relu`, `sigmoid`, `tanh`, `elu`, `selu` or
 /// `softmax` (`softmax` on `dense` only, with at least 2 units). Layers are separated by
 /// `;`. Sizes are integer literals or paths to `usize` constants; a rate (at least 0,

@@ -575,3 +575,57 @@ fn standard_deviation_literals_are_read_as_f32() {
         ]
     );
 }
+
+#[test]
+fn a_noise_shape_becomes_with_noise_shape() {
+    let same = compact(expand_model(quote! {
+        Net(6, 6, C) { dropout(0.25, noise_shape = (1, 1, C)); flatten; dense(1); }
+    }));
+    let other = compact(expand_model(quote! {
+        Net(6, 6, 4) { dropout(0.25, noise_shape = (1, 1, C)); flatten; dense(1); }
+    }));
+
+    assert!(!same.contains("compile_error"), "{same}");
+    assert!(
+        same.contains(
+            "::new(\"dropout\",seed,0.25).with_noise_shape(&[1,1,{__dropnet_Net_size_0}])"
+        ),
+        "{same}"
+    );
+    // An entry that is the axis's own constant needs no check; another constant does.
+    assert!(!same.contains("==1||"), "{same}");
+    assert!(
+        other.contains("::core::assert!(__dropnet_Net_size_0==1||__dropnet_Net_size_0==4,"),
+        "{other}"
+    );
+}
+
+#[test]
+fn noise_shape_mistakes_name_the_layer() {
+    let messages = error_messages(quote! {
+        Net(4, 4, 2) {
+            dropout(0.1, noise_shape = [1, 1, 2]);
+            dropout(0.1, noise_shape = (1, -1, 2.0));
+            spatial_dropout2d(0.1, noise_shape = (1, 1, 2));
+            dropout(0.1, noise_shape = ());
+            flatten;
+            dense(1);
+        }
+    });
+
+    assert_eq!(
+        messages,
+        [
+            "layer 1 `dropout(0.1, noise_shape = [1, 1, 2])`: the noise shape must be a tuple \
+             of sizes, one per axis of the layer's input, e.g. `(1, 1, 32)`, got `[1, 1, 2]`",
+            "layer 2 `dropout(0.1, noise_shape = (1, -1, 2.0))`: the noise shape: entry 2 must \
+             be a whole number of at least 1, got `-1`",
+            "layer 2 `dropout(0.1, noise_shape = (1, -1, 2.0))`: the noise shape: entry 3 must \
+             be a whole number or a path to a `usize` constant, got `2.0`",
+            "layer 3 `spatial_dropout2d(0.1, noise_shape = (1, 1, 2))` has no argument \
+             `noise_shape` (it takes `rate`)",
+            "layer 4 `dropout(0.1, noise_shape = ())`: the noise shape is empty; give one size \
+             per axis of the layer's input",
+        ]
+    );
+}

@@ -61,6 +61,7 @@ fn dropout(rate: f32) -> LayerSpec {
     layer(
         LayerKind::Dropout(Dropout {
             rate: Rate::Known(rate),
+            noise_shape: None,
         }),
         &format!("dropout({rate})"),
     )
@@ -640,6 +641,7 @@ fn constant_rate_is_checked_by_the_compiler() {
     let spec = layer(
         LayerKind::Dropout(Dropout {
             rate: Rate::Const(rate),
+            noise_shape: None,
         }),
         "dropout(RATE)",
     );
@@ -1005,6 +1007,7 @@ fn elu_and_selu_go_where_relu_goes() {
 fn spatial(rate: f32) -> LayerSpec {
     let kind = LayerKind::SpatialDropout2d(Dropout {
         rate: Rate::Known(rate),
+        noise_shape: None,
     });
     layer(kind, &format!("spatial_dropout2d({rate})"))
 }
@@ -1012,6 +1015,7 @@ fn spatial(rate: f32) -> LayerSpec {
 fn gaussian_dropout(rate: f32) -> LayerSpec {
     let kind = LayerKind::GaussianDropout(Dropout {
         rate: Rate::Known(rate),
+        noise_shape: None,
     });
     layer(kind, &format!("gaussian_dropout({rate})"))
 }
@@ -1019,6 +1023,7 @@ fn gaussian_dropout(rate: f32) -> LayerSpec {
 fn alpha_dropout(rate: f32) -> LayerSpec {
     let kind = LayerKind::AlphaDropout(Dropout {
         rate: Rate::Known(rate),
+        noise_shape: None,
     });
     layer(kind, &format!("alpha_dropout({rate})"))
 }
@@ -1206,4 +1211,74 @@ fn an_lstm_is_named_through_any_noise_layer() {
     let inference = infer(&model(&[5, 2], vec![lstm(3), noise(0.1), lstm(2)]));
 
     assert!(messages(&inference)[0].contains("add `return_sequences = true` to layer 1 `lstm(3)`"));
+}
+
+fn dropout_noise(rate: f32, noise: &[usize]) -> LayerSpec {
+    let kind = LayerKind::Dropout(Dropout {
+        rate: Rate::Known(rate),
+        noise_shape: Some(noise.iter().map(|&n| k(n)).collect()),
+    });
+    layer(kind, &format!("dropout({rate}, noise_shape = {noise:?})"))
+}
+
+#[test]
+fn a_noise_shape_has_one_entry_per_axis_each_one_or_the_axis_size() {
+    let channels = infer(&model(
+        &[6, 6, 4],
+        vec![dropout_noise(0.2, &[1, 1, 4]), flatten(), dense(1)],
+    ));
+    let full = infer(&model(&[5, 3], vec![dropout_noise(0.2, &[5, 3]), lstm(2)]));
+    let wrong = infer(&model(
+        &[6, 6, 4],
+        vec![dropout_noise(0.2, &[1, 3, 0]), flatten(), dense(1)],
+    ));
+    let rank = infer(&model(&[16], vec![dropout_noise(0.2, &[1, 16]), dense(1)]));
+
+    assert!(channels.is_valid(), "{:?}", channels.problems);
+    assert_eq!(output_of(&channels, 0), Shape::Image(k(6), k(6), k(4)));
+    assert!(full.is_valid(), "{:?}", full.problems);
+    assert_eq!(
+        messages(&wrong),
+        [
+            "layer 1 `dropout(0.2, noise_shape = [1, 3, 0])`: noise shape entry 2 is 3, but the \
+          width is 6; each entry is 1 (one mask value shared along that axis) or the axis size",
+            "layer 1 `dropout(0.2, noise_shape = [1, 3, 0])`: noise shape entry 3 is 0, but the \
+          number of channels is 4; each entry is 1 (one mask value shared along that axis) or \
+          the axis size",
+        ]
+    );
+    assert_eq!(wrong.problems[0].site, Site::Arg(0, "noise_shape"));
+    // The failing dropout stops the checks after it, so flatten and dense add nothing.
+    assert_eq!(wrong.problems.len(), 2);
+    assert_eq!(
+        messages(&rank),
+        [
+            "layer 1 `dropout(0.2, noise_shape = [1, 16])`: the noise shape has 2 entries, but \
+          the model input is the vector 16, which has 1 axis (length); give one entry per axis"
+        ]
+    );
+}
+
+#[test]
+fn a_constant_noise_shape_entry_is_checked_by_the_compiler() {
+    let mut symbols = Symbols::default();
+    let c = symbols.intern("C");
+    let kind = LayerKind::Dropout(Dropout {
+        rate: Rate::Known(0.5),
+        noise_shape: Some(vec![k(1), Dim::constant(c)]),
+    });
+    let spec = layer(kind, "dropout(0.5, noise_shape = (1, C))");
+    let inference = shapes(&model(&[3, 8], vec![spec, flatten(), dense(1)]), &symbols);
+
+    assert!(inference.is_valid(), "{:?}", inference.problems);
+    assert_eq!(
+        inference.checks[0].cond,
+        Cond::OneOrEqual(Dim::constant(c), k(8))
+    );
+    assert_eq!(
+        inference.checks[0].message,
+        "layer 1 `dropout(0.5, noise_shape = (1, C))`: noise shape entry 2 is C, which is \
+         neither 1 nor the number of features, 8; each entry is 1 (one mask value shared along \
+         that axis) or the axis size"
+    );
 }
