@@ -136,7 +136,11 @@ const DENSE: Signature = Signature {
 const LSTM: Signature = Signature {
     name: "lstm",
     required: &["units"],
-    optional: &[("return_sequences", "true | false")],
+    optional: &[
+        ("return_sequences", "true | false"),
+        ("dropout", "rate"),
+        ("recurrent_dropout", "rate"),
+    ],
     flags: &["return_sequences"],
 };
 
@@ -753,7 +757,8 @@ impl Binder<'_> {
         }))
     }
 
-    /// `lstm(units, return_sequences = b)`, where `return_sequences` defaults to false.
+    /// `lstm(units, return_sequences = b, dropout = r, recurrent_dropout = r)`, where
+    /// `return_sequences` defaults to false and the rates to none.
     fn lstm(&mut self) -> Option<LayerKind> {
         let units = self.dim("units");
         let return_sequences = match self.bound.get("return_sequences") {
@@ -763,9 +768,23 @@ impl Binder<'_> {
             }
             None => Some(false),
         };
+        let dropout = self.optional_rate("dropout");
+        let recurrent_dropout = self.optional_rate("recurrent_dropout");
         Some(LayerKind::Lstm(ir::Lstm {
             units: units?,
             return_sequences: return_sequences?,
+            dropout: dropout?,
+            recurrent_dropout: recurrent_dropout?,
         }))
+    }
+
+    /// An optional rate: `Some(None)` when absent, `None` when invalid.
+    fn optional_rate(&mut self, param: &str) -> Option<Option<ir::Rate>> {
+        let Some(arg) = self.bound.get(param) else {
+            return Some(None);
+        };
+        let subject = self.subject(param);
+        let result = args::to_rate(arg, &subject, self.constants);
+        self.keep(result).map(Some)
     }
 }

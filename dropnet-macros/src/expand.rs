@@ -134,6 +134,13 @@ fn full(model: &Model, inference: &Inference, constants: &Constants) -> Option<T
                 let stddev = rate(&noise.stddev, constants);
                 quote!(<#ty>::new(#keras_name, seed, #stddev))
             }
+            LayerKind::Lstm(lstm) if lstm.dropout.is_some() || lstm.recurrent_dropout.is_some() => {
+                // An omitted rate is 0.0, Keras's default: no dropout there.
+                let zero = Rate::Known(0.0);
+                let dropout = rate(lstm.dropout.as_ref().unwrap_or(&zero), constants);
+                let recurrent = rate(lstm.recurrent_dropout.as_ref().unwrap_or(&zero), constants);
+                quote!(<#ty>::new(#keras_name, seed).with_dropout(#dropout, #recurrent))
+            }
             _ => quote!(<#ty>::new(#keras_name, seed)),
         });
         fields.push(format_ident!("{}", info.name));

@@ -479,11 +479,20 @@ fn check_arguments(cx: &mut Cx<'_>, at: &At<'_>, kind: &LayerKind) -> bool {
         LayerKind::Dropout(dropout)
         | LayerKind::SpatialDropout2d(dropout)
         | LayerKind::GaussianDropout(dropout)
-        | LayerKind::AlphaDropout(dropout) => check_rate(cx, at, &dropout.rate),
+        | LayerKind::AlphaDropout(dropout) => check_rate(cx, at, "rate", &dropout.rate),
         LayerKind::GaussianNoise(noise) => check_stddev(cx, at, &noise.stddev),
         LayerKind::Flatten => true,
         LayerKind::Dense(dense) => positive(cx, "units", &dense.units),
-        LayerKind::Lstm(lstm) => positive(cx, "units", &lstm.units),
+        LayerKind::Lstm(lstm) => {
+            let mut ok = positive(cx, "units", &lstm.units);
+            if let Some(rate) = &lstm.dropout {
+                ok &= check_rate(cx, at, "dropout", rate);
+            }
+            if let Some(rate) = &lstm.recurrent_dropout {
+                ok &= check_rate(cx, at, "recurrent_dropout", rate);
+            }
+            ok
+        }
     }
 }
 
@@ -511,9 +520,11 @@ fn check_positive(cx: &mut Cx<'_>, label: &str, site: Site, dim: &Dim, noun: &st
 }
 
 /// A dropout rate is at least 0 (0 is the identity) and below 1: a rate of 1 would zero
-/// every unit, and the survivors' scale 1 / (1 - rate) would divide by zero.
-fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, rate: &Rate) -> bool {
-    let site = Site::Arg(at.index, "rate");
+/// every unit, and the survivors' scale 1 / (1 - rate) would divide by zero. `param` is
+/// the argument: `rate`, or `dropout` and `recurrent_dropout` on an `lstm`.
+fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, param: &'static str, rate: &Rate) -> bool {
+    let site = Site::Arg(at.index, param);
+    let noun = param_noun(param);
     match rate {
         Rate::Known(r) if (0.0..1.0).contains(r) => true,
         Rate::Known(r) => {
@@ -524,7 +535,7 @@ fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, rate: &Rate) -> bool {
                 ""
             };
             let message = format!(
-                "{}: the rate is {r:?}, but it must be at least 0 and below 1{why}",
+                "{}: {noun} is {r:?}, but it must be at least 0 and below 1{why}",
                 at.label()
             );
             cx.fail(site, message);
@@ -532,7 +543,7 @@ fn check_rate(cx: &mut Cx<'_>, at: &At<'_>, rate: &Rate) -> bool {
         }
         Rate::Const(id) => {
             let message = format!(
-                "{}: the rate {} must be at least 0 and below 1",
+                "{}: {noun} {} must be at least 0 and below 1",
                 at.label(),
                 cx.symbols.name(*id)
             );

@@ -45,7 +45,7 @@ pub enum LayerKind {
     Flatten,
     /// `dense(units)`
     Dense(Dense),
-    /// `lstm(units, return_sequences = true | false)`
+    /// `lstm(units, return_sequences = true | false, dropout = r, recurrent_dropout = r)`
     Lstm(Lstm),
     /// `spatial_dropout2d(rate)`: drops whole channels of an image.
     SpatialDropout2d(Dropout),
@@ -105,15 +105,16 @@ pub struct Dense {
 }
 
 /// Arguments of `lstm`.
-///
-/// Keras's `dropout` and `recurrent_dropout` arguments are not accepted yet; they would be
-/// two more optional rates here, checked like [`Dropout::rate`].
 #[derive(Debug, Clone)]
 pub struct Lstm {
     /// Size of the hidden state, and of the output at each step.
     pub units: Dim,
     /// Output every step (`time×units`) instead of the last step only (`units`).
     pub return_sequences: bool,
+    /// Variational dropout rate on the inputs (one mask per sequence), if given.
+    pub dropout: Option<Rate>,
+    /// Variational dropout rate on the recurrent state, if given.
+    pub recurrent_dropout: Option<Rate>,
 }
 
 /// Convolution border handling, as in Keras.
@@ -258,6 +259,8 @@ pub fn param_noun(param: &str) -> &'static str {
         "noise_shape" => "the noise shape",
         "units" => "the number of units",
         "return_sequences" => "`return_sequences`",
+        "dropout" => "the dropout rate",
+        "recurrent_dropout" => "the recurrent dropout rate",
         _ => "the argument",
     }
 }

@@ -56,7 +56,9 @@ use quote::quote;
 ///
 /// An `lstm` needs a sequence and outputs the hidden state after the last step, a vector
 /// of `units`, or with `return_sequences` the state at every step, `time×units`, which a
-/// second `lstm` reads.
+/// second `lstm` reads. `lstm(units, dropout = r, recurrent_dropout = r)` adds variational
+/// dropout on its inputs and on its recurrent state (one mask per sequence, reused at
+/// every step); an omitted rate is 0.
 ///
 /// Every shape mistake is a compile error on the offending layer; with constant sizes the
 /// same rules are checked by const evaluation. A model with errors still declares its

@@ -291,7 +291,8 @@ fn lstm_argument_mistakes_name_the_layer() {
             lstm(8, return_sequences, return_sequences = false);
             lstm(8, return_sequence);
             lstm(return_sequences);
-            lstm(8, dropout = 0.2);
+            lstm(8, recurrent_dropout = "0.2");
+            lstm(8, dropout = 1.0, recurrent_dropout = -0.1);
         }
     });
 
@@ -299,7 +300,8 @@ fn lstm_argument_mistakes_name_the_layer() {
         messages,
         [
             "layer 1 `lstm(8, return_sequence = true)` has no argument `return_sequence` (it \
-             takes `units`, `return_sequences`); did you mean `return_sequences`?",
+             takes `units`, `return_sequences`, `dropout`, `recurrent_dropout`); did you mean \
+             `return_sequences`?",
             "layer 2 `lstm(8, return_sequences = 3)`: `return_sequences` must be `true` or \
              `false`, got `3`",
             "layer 3 `lstm(8, return_sequences = True)`: `return_sequences` must be `true` or \
@@ -309,11 +311,15 @@ fn lstm_argument_mistakes_name_the_layer() {
             "layer 5 `lstm(8, return_sequences, return_sequences = false)` is given \
              `return_sequences` twice",
             "layer 6 `lstm(8, return_sequence)` takes 1 positional argument, `lstm(units)`, but \
-             got 2; give the others by name: `return_sequences = true | false`; did you mean \
-             `return_sequences`?",
+             got 2; give the others by name: `return_sequences = true | false`, `dropout = \
+             rate`, `recurrent_dropout = rate`; did you mean `return_sequences`?",
             "layer 7 `lstm(return_sequences)` is missing `units`; write `lstm(units)`",
-            "layer 8 `lstm(8, dropout = 0.2)` has no argument `dropout` (it takes `units`, \
-             `return_sequences`)",
+            "layer 8 `lstm(8, recurrent_dropout = \"0.2\")`: the recurrent dropout rate must be \
+             a number or a path to an `f32` constant, got `\"0.2\"`",
+            "layer 9 `lstm(8, dropout = 1.0, recurrent_dropout = -0.1)`: the dropout rate is \
+             1.0, but it must be at least 0 and below 1 (a rate of 1 or more drops every unit)",
+            "layer 9 `lstm(8, dropout = 1.0, recurrent_dropout = -0.1)`: the recurrent dropout \
+             rate is -0.1, but it must be at least 0 and below 1",
         ]
     );
 }
@@ -628,4 +634,30 @@ fn noise_shape_mistakes_name_the_layer() {
              per axis of the layer's input",
         ]
     );
+}
+
+#[test]
+fn lstm_dropout_rates_become_with_dropout() {
+    let code = compact(expand_model(quote! {
+        Net(10, 2) {
+            lstm(8, return_sequences, dropout = 0.2, recurrent_dropout = R);
+            lstm(4, return_sequences, recurrent_dropout = 0.5);
+            lstm(3, return_sequences, dropout = 0.1);
+            lstm(2);
+            dense(1);
+        }
+    }));
+
+    assert!(!code.contains("compile_error"), "{code}");
+    for expected in [
+        "::new(\"lstm\",seed).with_dropout(0.2,__dropnet_Net_rate_0)",
+        "::new(\"lstm_1\",seed).with_dropout(0.0,0.5)",
+        "::new(\"lstm_2\",seed).with_dropout(0.1,0.0)",
+        "::new(\"lstm_3\",seed),",
+        "::core::assert!(__dropnet_Net_rate_0>=0.0&&__dropnet_Net_rate_0<1.0,\"layer1\
+         `lstm(8,return_sequences,dropout=0.2,recurrent_dropout=R)`:therecurrent\
+         dropoutrateRmustbeatleast0andbelow1\"",
+    ] {
+        assert!(code.contains(expected), "missing {expected} in {code}");
+    }
 }

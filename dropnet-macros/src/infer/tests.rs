@@ -82,6 +82,8 @@ fn lstm(units: usize) -> LayerSpec {
     let lstm = Lstm {
         units: k(units),
         return_sequences: false,
+        dropout: None,
+        recurrent_dropout: None,
     };
     layer(LayerKind::Lstm(lstm), &format!("lstm({units})"))
 }
@@ -90,6 +92,8 @@ fn lstm_seq(units: usize) -> LayerSpec {
     let lstm = Lstm {
         units: k(units),
         return_sequences: true,
+        dropout: None,
+        recurrent_dropout: None,
     };
     layer(
         LayerKind::Lstm(lstm),
@@ -912,6 +916,8 @@ fn constant_sequence_sizes_become_deferred_checks() {
         let lstm = Lstm {
             units: units.clone(),
             return_sequences,
+            dropout: None,
+            recurrent_dropout: None,
         };
         Some(layer(LayerKind::Lstm(lstm), text))
     };
@@ -1280,5 +1286,62 @@ fn a_constant_noise_shape_entry_is_checked_by_the_compiler() {
         "layer 1 `dropout(0.5, noise_shape = (1, C))`: noise shape entry 2 is C, which is \
          neither 1 nor the number of features, 8; each entry is 1 (one mask value shared along \
          that axis) or the axis size"
+    );
+}
+
+fn lstm_dropout(units: usize, dropout: Option<Rate>, recurrent: Option<Rate>) -> LayerSpec {
+    let lstm = Lstm {
+        units: k(units),
+        return_sequences: false,
+        dropout,
+        recurrent_dropout: recurrent,
+    };
+    layer(LayerKind::Lstm(lstm), &format!("lstm({units}, …)"))
+}
+
+#[test]
+fn lstm_dropout_rates_are_checked_like_dropout() {
+    let mut symbols = Symbols::default();
+    let r = symbols.intern("R");
+    let ok = infer(&model(
+        &[5, 2],
+        vec![lstm_dropout(
+            3,
+            Some(Rate::Known(0.2)),
+            Some(Rate::Known(0.0)),
+        )],
+    ));
+    let wrong = infer(&model(
+        &[5, 2],
+        vec![lstm_dropout(
+            3,
+            Some(Rate::Known(-0.5)),
+            Some(Rate::Known(1.0)),
+        )],
+    ));
+    let constant = shapes(
+        &model(&[5, 2], vec![lstm_dropout(3, None, Some(Rate::Const(r)))]),
+        &symbols,
+    );
+
+    assert!(ok.is_valid(), "{:?}", ok.problems);
+    assert_eq!(output_of(&ok, 0), Shape::Vector(k(3)));
+    assert_eq!(
+        messages(&wrong),
+        [
+            "layer 1 `lstm(3, …)`: the dropout rate is -0.5, but it must be at least 0 and \
+          below 1",
+            "layer 1 `lstm(3, …)`: the recurrent dropout rate is 1.0, but it must be at least 0 \
+          and below 1 (a rate of 1 or more drops every unit)",
+        ]
+    );
+    assert_eq!(wrong.problems[0].site, Site::Arg(0, "dropout"));
+    assert_eq!(wrong.problems[1].site, Site::Arg(0, "recurrent_dropout"));
+    assert!(constant.is_valid());
+    assert_eq!(constant.checks[0].cond, Cond::RateInRange(r));
+    assert_eq!(constant.checks[0].site, Site::Arg(0, "recurrent_dropout"));
+    assert_eq!(
+        constant.checks[0].message,
+        "layer 1 `lstm(3, …)`: the recurrent dropout rate R must be at least 0 and below 1"
     );
 }
