@@ -890,15 +890,22 @@ fn dropout(cx: &mut Cx<'_>, at: &At<'_>, dropout: &Dropout, input: &Shape) -> Op
 }
 
 /// `spatial_dropout2d` drops whole channels of an image (every pixel of a channel of a
-/// sample together), so its input must be an image; it keeps that shape. On a vector or
-/// a sequence, plain `dropout` drops values one by one.
+/// sample together), so its input must be an image; it keeps that shape. On a vector,
+/// plain `dropout` drops values one by one; on a sequence, a noise shape of `(1, features)`
+/// drops whole features at every step (Keras's `SpatialDropout1D`).
 fn spatial_dropout2d(cx: &mut Cx<'_>, at: &At<'_>, input: &Shape) -> Option<Shape> {
-    if let Shape::Image(..) = input {
-        return Some(input.clone());
-    }
+    let fix = match input {
+        Shape::Image(..) => return Some(input.clone()),
+        Shape::Sequence(_, f) => format!(
+            "use `dropout(rate, noise_shape = (1, {}))` to drop whole features at every \
+             step, or `dropout(rate)` for single values",
+            cx.show(f)
+        ),
+        Shape::Vector(_) => "use `dropout` here".to_owned(),
+    };
     let message = format!(
         "{} needs an image (height×width×channels), since it drops whole channels, but {} \
-         {}; use `dropout` here",
+         {}; {fix}",
         at.label(),
         at.source(),
         input.describe(cx.symbols)

@@ -1109,7 +1109,10 @@ fn spatial_dropout_needs_an_image_and_suggests_dropout() {
         ]
     );
     assert_eq!(vector.problems[0].site, Site::Layer(1));
-    assert!(messages(&sequence)[0].contains("but the model input is the sequence 5×3"));
+    assert!(messages(&sequence)[0].ends_with(
+        "but the model input is the sequence 5×3; use `dropout(rate, noise_shape = (1, 3))` to \
+         drop whole features at every step, or `dropout(rate)` for single values"
+    ));
 }
 
 #[test]
