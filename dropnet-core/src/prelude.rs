@@ -8,7 +8,7 @@ pub use crate::layer::{Layer, Mode, Param};
 pub use crate::loss::{
     CategoricalCrossentropy, Loss, MeanSquaredError, SparseCategoricalCrossentropy,
 };
-pub use crate::model::Model;
+pub use crate::model::{McPrediction, Model};
 pub use crate::network::Network;
 pub use crate::optim::{Adam, Optimizer, Sgd};
 pub use crate::shape::{Image, Labels, Samples, Sequence, Shape, Targets, Vector};
