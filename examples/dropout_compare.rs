@@ -152,6 +152,8 @@ fn epoch<M: Model<Input = Image<28, 28, 1>>>(
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The summary compares epochs, so there must be at least one.
+    anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1, got 0");
     let data = mnist::load(&args.data)
         .with_context(|| format!("loading MNIST from {}", args.data.display()))?;
     let sets = Sets {
