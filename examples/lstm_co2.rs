@@ -207,7 +207,8 @@ where
         .count();
     let mean_band = 2.0 * stds.iter().sum::<f64>() / stds.len().max(1) as f64;
     println!(
-        "{inside} of {} validation targets ({:.1} %) inside the band; mean half-width {mean_band:.3} ppmv",
+        "{inside} of {} validation targets ({:.1} %) inside the band; \
+         mean half-width {mean_band:.3} ppmv",
         val.len(),
         100.0 * inside as f64 / val.len().max(1) as f64
     );
