@@ -154,8 +154,16 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // The summary compares epochs, so there must be at least one.
     anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1, got 0");
+    check_plot_path(&args.plot)?;
     let data = mnist::load(&args.data)
         .with_context(|| format!("loading MNIST from {}", args.data.display()))?;
+    anyhow::ensure!(
+        args.train_size <= data.train_images.len(),
+        "--train-size is {}, but {} has only {} training images",
+        args.train_size,
+        args.data.display(),
+        data.train_images.len()
+    );
     let sets = Sets {
         train_x: data.train_images.head(args.train_size),
         train_y: data.train_labels.head(args.train_size),
@@ -274,6 +282,29 @@ fn check_claims(with: &Curves, without: &Curves) {
         yes_no(with.final_gap() < without.final_gap()),
         yes_no(with.best().1 < best)
     );
+}
+
+/// Refuses a plot path that could not be written, before any training time is spent.
+fn check_plot_path(path: &Path) -> anyhow::Result<()> {
+    let is_png = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    anyhow::ensure!(
+        is_png,
+        "--plot must name a .png file, got {}",
+        path.display()
+    );
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    anyhow::ensure!(
+        folder.is_dir(),
+        "--plot: the folder {} does not exist",
+        folder.display()
+    );
+    anyhow::ensure!(!path.is_dir(), "--plot: {} is a folder", path.display());
+    Ok(())
 }
 
 /// The bundled font, registered as the family every label of the plots uses.

@@ -253,7 +253,10 @@ pub enum Error {
     },
 
     /// Monte Carlo prediction on a model with no stochastic layer.
-    #[error("the model has no dropout layer, so Monte Carlo prediction would repeat itself")]
+    #[error(
+        "the model has no active dropout layer (none, or every rate is 0), so Monte Carlo \
+         prediction would repeat itself"
+    )]
     NoDropout,
 }
 

@@ -135,6 +135,9 @@ pub trait Model: Network {
     /// seed at every call, so two calls give the same result; the weights, the training
     /// streams and the optimiser are untouched, so a later `fit` trains exactly as it
     /// would have without this call. Use [`Model::predict_mc_with_seed`] for other draws.
+    /// The streams run through the samples in order, so a sample's draws depend on its
+    /// position in `x`: the same `x` repeats bit for bit, a sample passed alone or in another
+    /// set gets other (equally distributed) masks.
     ///
     /// Fails with [`Error::NoDropout`](crate::Error::NoDropout) when no layer is
     /// stochastic (a model without dropout, or with rate 0 only), with
