@@ -6,8 +6,9 @@
 //!
 //! The chain is 52×1 → lstm 64 (return sequences) → dropout .3 → lstm 32 → dropout .3 →
 //! dense 1. The two optional rates (default 0) turn on the LSTMs' own variational input
-//! and recurrent dropout, to measure what they cost. An epoch is 1,775 windows, the training part of the CO2 series, so with the
-//! default batch of 32 it is 55 full batches and one of 15. Prints the median time per epoch
+//! and recurrent dropout, to measure what they cost. An epoch is 1,775 windows, the
+//! training part of the CO2 series, so with the default batch of 32 it is 55 full batches
+//! and one of 15. Prints the median time per epoch
 //! over `epochs` (default 5) and per batch, and the share of each layer. The optimiser
 //! step and the loss are not included; on 29,345 parameters they are small.
 

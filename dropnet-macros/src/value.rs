@@ -237,7 +237,10 @@ pub fn tokens_text(tokens: TokenStream) -> String {
 /// words, but not around `::` or `.`, before `,` or `;`, inside a multi-character
 /// operator, or between a name and the brackets of a call or an index.
 fn space_between(previous: &TokenTree, next: &TokenTree) -> bool {
-    let is = |token: &TokenTree, chars: &str| matches!(token, TokenTree::Punct(p) if chars.contains(p.as_char()));
+    let is = |token: &TokenTree, chars: &str| match token {
+        TokenTree::Punct(p) => chars.contains(p.as_char()),
+        _ => false,
+    };
     if is(next, ",;.:") || is(previous, ".:") {
         return false;
     }
