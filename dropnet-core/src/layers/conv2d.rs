@@ -1,15 +1,12 @@
 //! 2-D convolution, channels-last, computed as im2col followed by a matrix product.
 
 use std::marker::PhantomData;
-use std::ops::Range;
 
-use ndarray::{s, ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
 use super::matmul::matmul;
-use super::{
-    add_column_sums, check_width, grad_matrix, param_matrix, prefix, reshaped, row_major,
-    with_reshaped,
-};
+use super::{check_width, grad_matrix, param_matrix, prefix, row_major, with_reshaped};
 use crate::activation::{Activation, ActivationKind};
 use crate::init;
 use crate::layer::{Layer, Param, Pass};
@@ -147,6 +144,47 @@ impl Geometry {
     }
 }
 
+/// A batch is cut into at least this many blocks, and into a multiple of it, so that two or
+/// four cores share even a small batch evenly.
+const MIN_BLOCKS: usize = 4;
+
+/// Scratch memory of one block of samples, kept from batch to batch so that the batch loop
+/// allocates nothing once the largest batch has gone through.
+#[derive(Debug, Clone, Default)]
+struct BlockScratch {
+    /// im2col patches, `[n · out_h · out_w, K·K·C]`; backward reuses the buffer for the
+    /// patch gradients.
+    patches: Vec<f32>,
+    /// This block's share of the kernel gradient, `[K·K·C, F]`.
+    kernel_grad: Vec<f32>,
+    /// This block's share of the bias gradient, `[F]`.
+    bias_grad: Vec<f32>,
+}
+
+/// The first `n` block scratches, growing the list when it is too short.
+fn scratches(blocks: &mut Vec<BlockScratch>, n: usize) -> &mut [BlockScratch] {
+    if blocks.len() < n {
+        blocks.resize_with(n, BlockScratch::default);
+    }
+    &mut blocks[..n]
+}
+
+/// Adds each share (`[len]`) to `total` (`[len]`), one share after another in the order given.
+fn add_shares<'a>(total: &mut [f32], shares: impl Iterator<Item = &'a [f32]>) {
+    for share in shares {
+        total.iter_mut().zip(share).for_each(|(t, &s)| *t += s);
+    }
+}
+
+/// Writes the column sums of `values` (`[rows, sums.len()]`, row-major) into `sums`.
+fn column_sums(values: &[f32], sums: &mut [f32]) {
+    sums.fill(0.0);
+    // Whole rows at a time, so the additions run across the columns in vector lanes.
+    for row in values.chunks_exact(sums.len()) {
+        sums.iter_mut().zip(row).for_each(|(sum, &g)| *sum += g);
+    }
+}
+
 /// A 2-D convolution over channels-last images, like Keras's `Conv2D` with
 /// `use_bias=True` and a square kernel.
 ///
@@ -159,6 +197,10 @@ impl Geometry {
 ///
 /// Parameters, in Keras's names and layouts: `kernel` `[K, K, C, F]` (Glorot uniform) and
 /// `bias` `[F]` (zeros).
+///
+/// A batch is cut into blocks of samples that run on rayon's threads. The blocks depend
+/// only on the batch size, and their shares of the gradients are added in block order, so
+/// the results are bit for bit the same whatever the number of threads.
 #[derive(Debug, Clone)]
 pub struct Conv2d<
     const H: usize,
@@ -173,9 +215,8 @@ pub struct Conv2d<
     name: &'static str,
     kernel: Param,
     bias: Param,
-    /// im2col patches of one block of samples, `[block · out_h · out_w, K · K · C]`;
-    /// backward reuses the buffer for the patch gradients.
-    patches: Vec<f32>,
+    /// One scratch per block of the largest batch seen.
+    blocks: Vec<BlockScratch>,
     activation: PhantomData<A>,
 }
 
@@ -221,15 +262,15 @@ impl<
     };
 
     const IN_LEN: usize = H * W * C;
+    const OUT_LEN: usize = Self::OUT_H * Self::OUT_W * F;
     const PATCH_LEN: usize = K * K * C;
 
-    /// Samples convolved together. A block has enough patch rows for efficient matrix
-    /// products, and few enough that its patches (about 1 MiB) stay in a core's L2 cache
-    /// from im2col to the product, and that memory does not grow with the batch. Backward
-    /// rebuilds each block's patches rather than keeping them all: on the seed CNN this
-    /// measured about 15% faster at batch 128 and within 5–8% at batch 32. The blocks
-    /// depend only on the batch size, so every sum keeps a fixed order.
-    const BLOCK: usize = {
+    /// The most samples convolved together. A block has enough patch rows for efficient
+    /// matrix products, and few enough that its patches (about 1 MiB) stay in a core's L2
+    /// cache from im2col to the product. Backward rebuilds each block's patches rather than
+    /// keeping them all: on the seed CNN this measured about 15% faster at batch 128 and
+    /// within 5–8% at batch 32.
+    const CACHE_BLOCK: usize = {
         let positions = Self::OUT_H * Self::OUT_W;
         let rows = (1 << 18) / Self::PATCH_LEN;
         if positions == 0 || rows < positions {
@@ -266,7 +307,7 @@ impl<
             name,
             kernel: Param::new("kernel", kernel),
             bias: Param::new("bias", init::zeros(&[F])),
-            patches: Vec::new(),
+            blocks: Vec::new(),
             activation: PhantomData,
         }
     }
@@ -276,11 +317,12 @@ impl<
         batch * Self::GEOMETRY.positions()
     }
 
-    /// The blocks of a batch: sample ranges of at most [`Self::BLOCK`] samples, in order.
-    fn blocks(batch: usize) -> impl Iterator<Item = Range<usize>> {
-        (0..batch)
-            .step_by(Self::BLOCK)
-            .map(move |first| first..batch.min(first + Self::BLOCK))
+    /// Samples per block for a batch of `batch`: the batch is cut into a multiple of
+    /// [`MIN_BLOCKS`] blocks of at most [`Self::CACHE_BLOCK`] samples, as even as possible
+    /// (the last may be smaller). It depends on the batch size alone, never on the threads.
+    fn block_size(batch: usize) -> usize {
+        let blocks = batch.div_ceil(Self::CACHE_BLOCK).max(1);
+        batch.div_ceil(blocks.next_multiple_of(MIN_BLOCKS)).max(1)
     }
 
     /// im2col of `samples` (`[n, H·W·C]`, row-major) into `buffer`; returns the patches,
@@ -296,18 +338,69 @@ impl<
     /// Convolves one block: `output = A(bias + patches · kernel)`, without `A` for logits.
     ///
     /// # Shapes
-    /// `samples`: `[n, H·W·C]` row-major; `output`: `[n · out_h · out_w, F]`, the
-    /// channels-last output with one row per position.
-    fn forward_block(&mut self, samples: &[f32], mut output: ArrayViewMut2<'_, f32>, logits: bool) {
-        let bias = param_matrix(&self.bias.value, 1, F);
-        let kernel = param_matrix(&self.kernel.value, Self::PATCH_LEN, F);
-        let patches = Self::fill_patches(&mut self.patches, samples);
+    /// `kernel`: `[K·K·C, F]`; `bias`: `[F]`; `samples`: `[n, H·W·C]` row-major; `output`:
+    /// `[n, out_h·out_w·F]` row-major, read as `[n · out_h · out_w, F]`, one row a position.
+    fn forward_block(
+        (kernel, bias): (&ArrayView2<'_, f32>, ArrayView1<'_, f32>),
+        scratch: &mut BlockScratch,
+        samples: &[f32],
+        output: &mut [f32],
+        logits: bool,
+    ) {
+        let rows = Self::rows(samples.len() / Self::IN_LEN);
+        let mut output = ArrayViewMut2::from_shape((rows, F), output)
+            .expect("an output block holds rows × F values");
+        let patches = Self::fill_patches(&mut scratch.patches, samples);
 
-        output.assign(&bias.row(0));
-        matmul(&patches, &kernel.view(), &mut output, true);
+        output.assign(&bias);
+        matmul(&patches, kernel, &mut output, true);
 
         if !logits {
             A::apply(output);
+        }
+    }
+
+    /// One block's backward: the gradient through the activation (written over `grad`),
+    /// the block's shares of the bias and kernel gradients, and the input gradient when
+    /// asked for (patch gradients `grad · kernelᵀ`, then col2im).
+    ///
+    /// # Shapes
+    /// `kernel`: `[K·K·C, F]`; `samples`, `grad_input`: `[n, H·W·C]` row-major; `output`,
+    /// `grad`: `[n · out_h · out_w, F]` row-major; shares `[K·K·C, F]` and `[F]`.
+    fn backward_block(
+        kernel: &ArrayView2<'_, f32>,
+        scratch: &mut BlockScratch,
+        (samples, output): (&[f32], &[f32]),
+        grad: &mut [f32],
+        grad_input: Option<&mut [f32]>,
+        logits: bool,
+    ) {
+        let n = samples.len() / Self::IN_LEN;
+        let rows = Self::rows(n);
+        let shape_error = "a gradient block holds rows × F values";
+        let mut grad = ArrayViewMut2::from_shape((rows, F), grad).expect(shape_error);
+        if !logits {
+            let output = ArrayView2::from_shape((rows, F), output).expect(shape_error);
+            A::backward(output, grad.view_mut());
+        }
+        let grad = grad.view();
+        column_sums(
+            grad.as_slice().expect("built from a slice"),
+            prefix(&mut scratch.bias_grad, F),
+        );
+
+        let patches = Self::fill_patches(&mut scratch.patches, samples);
+        let share = prefix(&mut scratch.kernel_grad, Self::PATCH_LEN * F);
+        let mut share = ArrayViewMut2::from_shape((Self::PATCH_LEN, F), share)
+            .expect("a kernel share holds K·K·C × F values");
+        matmul(&patches.t(), &grad, &mut share, false);
+
+        if let Some(grad_input) = grad_input {
+            let buffer = prefix(&mut scratch.patches, rows * Self::PATCH_LEN);
+            let mut grad_patches = ArrayViewMut2::from_shape((rows, Self::PATCH_LEN), &mut *buffer)
+                .expect("patch buffer holds rows × K·K·C values");
+            matmul(&grad, &kernel.t(), &mut grad_patches, false);
+            Self::GEOMETRY.col2im(buffer, n, grad_input);
         }
     }
 }
@@ -343,38 +436,45 @@ impl<
         A::KIND
     }
 
-    /// Convolves a batch, block by block: im2col, one matrix product with the bias added,
-    /// the activation. Every mode computes the same; nothing is cached for backward.
+    /// Convolves a batch, block by block in parallel: im2col, one matrix product with the
+    /// bias added, the activation. Every mode computes the same; nothing is cached for
+    /// backward.
     ///
     /// # Shapes
     /// - `input`: `[batch, H·W·C]`, each row an `[H, W, C]` image
     /// - `output`: `[batch, out_h·out_w·F]`, each row an `[out_h, out_w, F]` map
     fn forward(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>, pass: Pass) {
         check_width(self.name, "input", input.ncols(), Self::IN_LEN);
-        check_width(
-            self.name,
-            "output",
-            output.ncols(),
-            Self::OUT_H * Self::OUT_W * F,
-        );
+        check_width(self.name, "output", output.ncols(), Self::OUT_LEN);
         let batch = input.nrows();
+        let size = Self::block_size(batch);
         let values = row_major(&input);
+        let blocks = scratches(&mut self.blocks, batch.div_ceil(size));
+        let kernel = param_matrix(&self.kernel.value, Self::PATCH_LEN, F);
+        let bias = param_matrix(&self.bias.value, 1, F);
+        let params = (&kernel.view(), bias.row(0));
 
-        with_reshaped(output, Self::rows(batch), F, |mut output| {
-            for block in Self::blocks(batch) {
-                let rows = Self::rows(block.start)..Self::rows(block.end);
-                let samples = &values[block.start * Self::IN_LEN..block.end * Self::IN_LEN];
-                self.forward_block(samples, output.slice_mut(s![rows, ..]), pass.logits);
-            }
+        with_reshaped(output, batch, Self::OUT_LEN, |mut output| {
+            let output = output
+                .as_slice_mut()
+                .expect("with_reshaped gives a standard layout");
+            output
+                .par_chunks_mut(size * Self::OUT_LEN)
+                .zip(values.par_chunks(size * Self::IN_LEN))
+                .zip(blocks.par_iter_mut())
+                .for_each(|((output, samples), scratch)| {
+                    Self::forward_block(params, scratch, samples, output, pass.logits);
+                });
         });
     }
 
-    /// Back-propagates through the activation, the product and im2col.
+    /// Back-propagates through the activation, the product and im2col, block by block in
+    /// parallel, then adds the blocks' shares of the parameter gradients in block order.
     ///
-    /// With `g` the gradient of the pre-activation, `[rows, F]`: `bias.grad += Σ_rows g`;
-    /// then per block, with the block's patches rebuilt, `kernel.grad += patchesᵀ · g` and,
-    /// when asked for, the patch gradients `g · kernelᵀ` scattered back onto the input
-    /// (col2im). `grad_output` is overwritten by `g`.
+    /// With `g` the gradient of the pre-activation, `[rows, F]`: `bias.grad += Σ_rows g`,
+    /// `kernel.grad += patchesᵀ · g` with each block's patches rebuilt, and, when asked
+    /// for, the patch gradients `g · kernelᵀ` scattered back onto the input (col2im).
+    /// `grad_output` is overwritten by `g`.
     ///
     /// # Shapes
     /// - `input`, `grad_input`: `[batch, H·W·C]`
@@ -387,27 +487,47 @@ impl<
         grad_input: Option<ArrayViewMut2<'_, f32>>,
         pass: Pass,
     ) {
-        let out_len = Self::OUT_H * Self::OUT_W * F;
-        check_width(self.name, "grad_output", grad_output.ncols(), out_len);
-        let (batch, rows) = (input.nrows(), Self::rows(input.nrows()));
-        let values = row_major(&input);
+        check_width(self.name, "grad_output", grad_output.ncols(), Self::OUT_LEN);
+        let batch = input.nrows();
+        let size = Self::block_size(batch);
+        let (values, outputs) = (row_major(&input), row_major(&output));
+        let blocks = scratches(&mut self.blocks, batch.div_ceil(size));
+        let kernel = param_matrix(&self.kernel.value, Self::PATCH_LEN, F);
+        let kernel = kernel.view();
 
-        with_reshaped(grad_output, rows, F, |mut grad| {
-            if !pass.logits {
-                A::backward(reshaped(output, rows, F).view(), grad.view_mut());
-            }
-            add_column_sums(&grad, &mut self.bias.grad);
-
+        with_reshaped(grad_output, batch, Self::OUT_LEN, |mut grad| {
+            let grad = grad
+                .as_slice_mut()
+                .expect("with_reshaped gives a standard layout");
+            let jobs = grad
+                .par_chunks_mut(size * Self::OUT_LEN)
+                .zip(values.par_chunks(size * Self::IN_LEN))
+                .zip(outputs.par_chunks(size * Self::OUT_LEN))
+                .zip(blocks.par_iter_mut());
             match grad_input {
-                None => self.backward_blocks(&values, &grad, None),
+                None => jobs.for_each(|(((grad, x), y), scratch)| {
+                    Self::backward_block(&kernel, scratch, (x, y), grad, None, pass.logits);
+                }),
                 Some(grad_input) => with_reshaped(grad_input, batch, Self::IN_LEN, |mut gi| {
                     let gi = gi
                         .as_slice_mut()
                         .expect("with_reshaped gives a standard layout");
-                    self.backward_blocks(&values, &grad, Some(gi));
+                    jobs.zip(gi.par_chunks_mut(size * Self::IN_LEN)).for_each(
+                        |((((grad, x), y), scratch), gi)| {
+                            let gi = Some(gi);
+                            Self::backward_block(&kernel, scratch, (x, y), grad, gi, pass.logits);
+                        },
+                    );
                 }),
             }
         });
+
+        let kernel_grad = grad_matrix(&mut self.kernel.grad, Self::PATCH_LEN, F);
+        let kernel_grad = kernel_grad.into_slice().expect("grad_matrix is contiguous");
+        add_shares(kernel_grad, blocks.iter().map(|b| &b.kernel_grad[..]));
+        let bias_grad = grad_matrix(&mut self.bias.grad, 1, F);
+        let bias_grad = bias_grad.into_slice().expect("grad_matrix is contiguous");
+        add_shares(bias_grad, blocks.iter().map(|b| &b.bias_grad[..]));
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -419,67 +539,13 @@ impl<
     }
 }
 
-impl<
-        const H: usize,
-        const W: usize,
-        const C: usize,
-        const F: usize,
-        const K: usize,
-        const S: usize,
-        const SAME: bool,
-        A: Activation,
-    > Conv2d<H, W, C, F, K, S, SAME, A>
-{
-    /// The kernel gradient and, when `grad_input` is given, the input gradient, one block
-    /// of samples at a time.
-    ///
-    /// # Shapes
-    /// `input`, `grad_input`: `[batch, H·W·C]` row-major; `grad`: `[batch · out_h · out_w, F]`.
-    fn backward_blocks(
-        &mut self,
-        input: &[f32],
-        grad: &ArrayViewMut2<'_, f32>,
-        mut grad_input: Option<&mut [f32]>,
-    ) {
-        for block in Self::blocks(input.len() / Self::IN_LEN) {
-            let samples = block.start * Self::IN_LEN..block.end * Self::IN_LEN;
-            let block_grad = grad.slice(s![Self::rows(block.start)..Self::rows(block.end), ..]);
-
-            let patches = Self::fill_patches(&mut self.patches, &input[samples.clone()]);
-            let mut kernel_grad = grad_matrix(&mut self.kernel.grad, Self::PATCH_LEN, F);
-            matmul(&patches.t(), &block_grad, &mut kernel_grad, true);
-
-            if let Some(grad_input) = grad_input.as_deref_mut() {
-                self.input_grad_block(&block_grad, &mut grad_input[samples]);
-            }
-        }
-    }
-
-    /// Writes one block's input gradient: patch gradients `grad · kernelᵀ` (in the patch
-    /// buffer), then col2im.
-    ///
-    /// # Shapes
-    /// `grad`: `[n · out_h · out_w, F]`; patch gradients `[n · out_h · out_w, K·K·C]`;
-    /// `grad_input`: `[n, H·W·C]` row-major.
-    fn input_grad_block(&mut self, grad: &ArrayView2<'_, f32>, grad_input: &mut [f32]) {
-        let rows = grad.nrows();
-        let kernel = param_matrix(&self.kernel.value, Self::PATCH_LEN, F);
-        let buffer = prefix(&mut self.patches, rows * Self::PATCH_LEN);
-        let mut grad_patches = ArrayViewMut2::from_shape((rows, Self::PATCH_LEN), &mut *buffer)
-            .expect("patch buffer holds rows × K·K·C values");
-        matmul(grad, &kernel.t(), &mut grad_patches, false);
-
-        Self::GEOMETRY.col2im(buffer, grad_input.len() / Self::IN_LEN, grad_input);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::activation::{Linear, Relu, Sigmoid, Softmax, Tanh};
     use crate::gradcheck::{check, random_input, Options};
     use crate::layer::Mode;
-    use ndarray::{Array2, ArrayD};
+    use ndarray::{s, Array2, ArrayD};
 
     /// Output positions counted one by one: a window starts every `stride` values, and it
     /// counts when it fits (valid) or when its first value lies in the input (same).
@@ -725,10 +791,11 @@ mod tests {
 
     #[test]
     fn blocks_of_samples_give_the_results_of_one_sample_at_a_time() {
-        // 16·16 positions of 5·5·16 values: 0.4 MiB of patches per sample, so blocks of
-        // two samples, and a batch of three is a full block and a partial one.
+        // 16·16 positions of 5·5·16 values: 0.4 MiB of patches per sample, so blocks of at
+        // most two samples; a batch of three makes three blocks of one.
         type Big = Conv2d<32, 32, 16, 2, 5, 2, true, Tanh>;
-        assert_eq!(Big::BLOCK, 2);
+        assert_eq!(Big::CACHE_BLOCK, 2);
+        assert_eq!(Big::block_size(3), 1);
         let mut layer = Big::new("conv2d", 1);
         let input = random_input(3, 32 * 32 * 16, 2);
         let upstream = random_input(3, 16 * 16 * 2, 3);
@@ -757,6 +824,51 @@ mod tests {
         // The kernel gradient adds the same per-sample terms, one block after another.
         for (a, b) in kernel_grad.iter().zip(layer.kernel.grad.iter()) {
             assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+
+    /// Output, input gradient and parameter gradients of one training step of `layer`
+    /// on a fixed batch of `batch` samples, computed on a pool of `threads` threads.
+    fn step_on_threads<L: Layer>(mut layer: L, batch: usize, threads: usize) -> Vec<Vec<f32>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        let (in_len, out_len) = (layer.input_len(), layer.output_len());
+        let input = random_input(batch, in_len, 8);
+        let mut upstream = random_input(batch, out_len, 9);
+        let mut output = Array2::zeros((batch, out_len));
+        let mut grad_input = Array2::zeros((batch, in_len));
+        let pass = Pass::new(Mode::Train);
+        pool.install(|| {
+            layer.forward(input.view(), output.view_mut(), pass);
+            layer.backward(
+                input.view(),
+                output.view(),
+                upstream.view_mut(),
+                Some(grad_input.view_mut()),
+                pass,
+            );
+        });
+        let mut results = vec![output.into_raw_vec_and_offset().0];
+        results.push(grad_input.into_raw_vec_and_offset().0);
+        results.extend(
+            layer
+                .params()
+                .iter()
+                .map(|p| p.grad.iter().copied().collect()),
+        );
+        results
+    }
+
+    #[test]
+    fn results_are_bitwise_the_same_on_any_number_of_threads() {
+        type Seed = Conv2d<13, 13, 32, 64, 3, 1, false, Relu>;
+        // 30 samples: blocks of at most 7 make eight blocks, the last one short.
+        let one = step_on_threads(Seed::new("conv2d_1", 3), 30, 1);
+        for threads in [2, 3] {
+            let many = step_on_threads(Seed::new("conv2d_1", 3), 30, threads);
+            assert!(one == many, "{threads} threads differ from one");
         }
     }
 

@@ -1,6 +1,7 @@
 //! 2-D max pooling, channels-last, valid padding.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
 use super::{check_width, row_major, with_reshaped};
 use crate::layer::{Layer, Mode, Param, Pass};
@@ -51,6 +52,16 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
 
     const IN_LEN: usize = H * W * C;
     const OUT_LEN: usize = Self::OUT_H * Self::OUT_W * C;
+    /// Samples a thread takes at least, so that small maps are not split into tasks
+    /// that cost more to schedule than to compute (about 16 Ki values each).
+    const MIN_SAMPLES: usize = {
+        let per_sample = Self::IN_LEN;
+        if per_sample >= 1 << 14 {
+            1
+        } else {
+            (1 << 14) / per_sample
+        }
+    };
 
     /// Re-checks at compile time what the macro checks, for hand-written instantiations.
     const CHECK: () = {
@@ -81,20 +92,37 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
     }
 
     /// Pools `input` into `output` and, when `argmax` is given, records each winner.
+    /// Samples are independent, so groups of them run on rayon's threads.
     ///
     /// Buffers (row-major): `input` `[batch, H, W, C]`, `output` and `argmax`
     /// `[batch, out_h, out_w, C]`.
-    fn pool(input: &[f32], output: &mut [f32], mut argmax: Option<&mut [u32]>) {
-        for (b, out_sample) in output.chunks_exact_mut(Self::OUT_LEN).enumerate() {
-            let sample = &input[b * Self::IN_LEN..][..Self::IN_LEN];
-            let mut winners = argmax.as_deref_mut().map(|a| &mut a[b * Self::OUT_LEN..]);
-            for (pos, best) in out_sample.chunks_exact_mut(C).enumerate() {
-                let (oh, ow) = (pos / Self::OUT_W, pos % Self::OUT_W);
-                let corner = (oh * S * W + ow * S) * C;
-                match winners.as_deref_mut() {
-                    Some(w) => Self::window_argmax(sample, corner, best, &mut w[pos * C..][..C]),
-                    None => Self::window_max(sample, corner, best),
-                }
+    fn pool(input: &[f32], output: &mut [f32], argmax: Option<&mut [u32]>) {
+        let outputs = output
+            .par_chunks_mut(Self::OUT_LEN)
+            .with_min_len(Self::MIN_SAMPLES);
+        let samples = input
+            .par_chunks(Self::IN_LEN)
+            .with_min_len(Self::MIN_SAMPLES);
+        match argmax {
+            Some(argmax) => outputs
+                .zip(samples)
+                .zip(argmax.par_chunks_mut(Self::OUT_LEN))
+                .for_each(|((out, sample), winners)| Self::pool_sample(sample, out, Some(winners))),
+            None => outputs
+                .zip(samples)
+                .for_each(|(out, sample)| Self::pool_sample(sample, out, None)),
+        }
+    }
+
+    /// Pools one sample (`[H, W, C]`) into `output` (`[out_h, out_w, C]`), recording each
+    /// winner's index within the sample into `winners` when given.
+    fn pool_sample(sample: &[f32], output: &mut [f32], mut winners: Option<&mut [u32]>) {
+        for (pos, best) in output.chunks_exact_mut(C).enumerate() {
+            let (oh, ow) = (pos / Self::OUT_W, pos % Self::OUT_W);
+            let corner = (oh * S * W + ow * S) * C;
+            match winners.as_deref_mut() {
+                Some(w) => Self::window_argmax(sample, corner, best, &mut w[pos * C..][..C]),
+                None => Self::window_max(sample, corner, best),
             }
         }
     }
@@ -221,20 +249,19 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
         let grad = row_major(&grad_output);
         let argmax = &self.argmax[..batch * Self::OUT_LEN];
         with_reshaped(grad_input, batch, Self::IN_LEN, |mut grad_input| {
-            grad_input.fill(0.0);
             let dst = grad_input
                 .as_slice_mut()
                 .expect("with_reshaped gives a standard layout");
-            for (b, (g, winners)) in grad
-                .chunks_exact(Self::OUT_LEN)
-                .zip(argmax.chunks_exact(Self::OUT_LEN))
-                .enumerate()
-            {
-                let sample = &mut dst[b * Self::IN_LEN..(b + 1) * Self::IN_LEN];
-                g.iter()
-                    .zip(winners)
-                    .for_each(|(&g, &i)| sample[i as usize] += g);
-            }
+            dst.par_chunks_mut(Self::IN_LEN)
+                .with_min_len(Self::MIN_SAMPLES)
+                .zip(grad.par_chunks(Self::OUT_LEN))
+                .zip(argmax.par_chunks(Self::OUT_LEN))
+                .for_each(|((sample, g), winners)| {
+                    sample.fill(0.0);
+                    g.iter()
+                        .zip(winners)
+                        .for_each(|(&g, &i)| sample[i as usize] += g);
+                });
         });
     }
 

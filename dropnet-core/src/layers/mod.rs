@@ -55,20 +55,6 @@ fn row_major<'a>(view: &'a ArrayView2<'_, f32>) -> Cow<'a, [f32]> {
     }
 }
 
-/// `view` re-read as a `[rows, cols]` matrix in row-major order.
-///
-/// Borrows when the view is contiguous, which is always the case for the chain's buffers;
-/// any other layout is copied.
-fn reshaped<'a>(view: ArrayView2<'a, f32>, rows: usize, cols: usize) -> CowArray<'a, f32, Ix2> {
-    let shape_error = "a layer's buffer has rows × cols values";
-    if view.is_standard_layout() {
-        CowArray::from(view.into_shape_with_order((rows, cols)).expect(shape_error))
-    } else {
-        let values: Vec<f32> = view.iter().copied().collect();
-        CowArray::from(ndarray::Array2::from_shape_vec((rows, cols), values).expect(shape_error))
-    }
-}
-
 /// Runs `body` on `view` re-read as a `[rows, cols]` matrix in row-major order.
 ///
 /// Works in place on a contiguous view, which is always the case for the chain's buffers;
