@@ -7,6 +7,7 @@
 //! `patchesᵀ · grad` and the patch gradient `grad · kernelᵀ`, with 3·3·32 = 288 values per
 //! patch and 64 filters. All operands are row-major, as the layer stores them; transposes
 //! are strided views. Throughput is in floating-point operations (two per multiply-add).
+//! `gemm_peak` times a 1024³ product on one thread, the peak the layers are measured against.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -129,5 +130,25 @@ fn products(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, products);
+/// The single-thread SGEMM peak of the `gemm` crate on this processor: a square product
+/// large enough that packing and edges cost little, the yardstick for the layers' GFLOP/s.
+fn peak(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gemm_peak");
+    group.sample_size(20);
+    let size = 1024;
+    let (a, b) = (values(size * size, 1), values(size * size, 2));
+    let mut out = vec![0.0; size * size];
+    let row_major = (size as isize, 1);
+    group.throughput(Throughput::Elements((2 * size * size * size) as u64));
+    group.bench_function(BenchmarkId::new("gemm", "square/1024"), |bench| {
+        bench.iter(|| {
+            let a = (&a[..], row_major.0, row_major.1);
+            let b = (&b[..], row_major.0, row_major.1);
+            with_gemm(size, size, size, a, b, &mut out)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, products, peak);
 criterion_main!(benches);

@@ -10,9 +10,13 @@
 //! the figures are medians over the later ones. Useful work is counted as in the reference
 //! scripts: a forward pass of every layer, plus a backward pass that computes weight and input
 //! gradients everywhere except the input gradient of the first layer. The last line is
-//! `result: cnn_epoch_s=… lstm_epoch_s=… cnn_gflops=…`, after a line with the peak resident
-//! memory of the whole run where the system reports it. `bench/compare.sh` runs this example
+//! `result: cnn_epoch_s=… lstm_epoch_s=… cnn_gflops=…`, after lines with the heap
+//! allocations per CNN training step (counted by a wrapper around the system allocator) and
+//! the peak resident memory of the whole run where the system reports it. `bench/compare.sh` runs this example
 //! side by side with Keras and PyTorch.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use clap::Parser;
@@ -42,6 +46,39 @@ dropnet::model! {
         dense(1);
     }
 }
+
+/// The system allocator, counting the allocations made through it, so that the run can
+/// report how many a training step makes.
+struct Counting;
+
+/// Allocations (and reallocations) since the start of the process.
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is passed on unchanged to the system allocator; the counter is a
+// relaxed atomic that nothing depends on for memory ordering.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 /// Times training epochs of the seed CNN and LSTM.
 #[derive(Parser)]
@@ -100,12 +137,15 @@ fn main() -> anyhow::Result<()> {
     let data = mnist::load(root.join("mnist")).context("loading the MNIST digits")?;
     let mut cnn = SeedCnn::new(42);
     cnn.compile(Adam::default(), SparseCategoricalCrossentropy);
+    let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
     let history = cnn
         .fit(&data.train_images, &data.train_labels)
         .epochs(args.cnn_epochs)
         .batch_size(args.batch_size)
         .verbose(Verbosity::Silent)
         .run()?;
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
+    let steps = args.cnn_epochs * data.train_images.len().div_ceil(args.batch_size);
     let cnn_epoch = median_after_first(history.seconds());
     let samples = data.train_images.len() as f64;
     let cnn_gflops = cnn_flops_per_sample() * samples / cnn_epoch / 1e9;
@@ -141,6 +181,11 @@ fn main() -> anyhow::Result<()> {
         train.len() as f64 / lstm_epoch
     );
 
+    println!(
+        "allocations: {:.1} per CNN training step ({allocations} in {steps} steps, including \
+         the buffers set up by the first)",
+        allocations as f64 / steps as f64
+    );
     if let Some(peak) = peak_resident_mb() {
         println!("memory: peak resident {peak:.0} MB");
     }
