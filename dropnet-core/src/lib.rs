@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod callback;
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod gradcheck;
