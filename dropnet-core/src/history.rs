@@ -307,4 +307,34 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
+
+    #[test]
+    fn csv_and_json_hold_every_epoch_and_metric_exactly() {
+        let dir = crate::weights::tests::Scratch::new("history-files");
+        let (csv, json) = (dir.0.join("h.csv"), dir.0.join("h.json"));
+        let mut history = History::new();
+        history.push(record(1, 0.1 + 0.2, true), 1.0);
+        history.push(record(2, f64::NAN, true), 1.0);
+        history.set_stop_reason(Some("loss is \"NaN\"".into()));
+
+        history.to_csv(&csv).unwrap();
+        history.to_json(&json).unwrap();
+
+        assert_eq!(
+            std::fs::read_to_string(&csv).unwrap(),
+            "epoch,loss,accuracy,val_loss,val_accuracy\n\
+             1,0.30000000000000004,0.5,1.3,0.25\n\
+             2,NaN,0.5,NaN,0.25\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&json).unwrap(),
+            "{\n  \"epoch\": [1, 2],\n  \"loss\": [0.30000000000000004, null],\n  \
+             \"accuracy\": [0.5, 0.5],\n  \"val_loss\": [1.3, null],\n  \
+             \"val_accuracy\": [0.25, 0.25],\n  \"stop_reason\": \"loss is \\\"NaN\\\"\"\n}\n"
+        );
+        let parsed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(parsed["loss"][0].as_f64(), Some(0.1 + 0.2));
+        assert!(history.to_csv(dir.0.join("missing").join("h.csv")).is_err());
+    }
 }

@@ -178,3 +178,70 @@ fn weights(ctx: &FitContext<'_, '_>) -> Vec<ArrayD<f32>> {
         .map(|param| param.value.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::callback::Stop;
+    use crate::history::EpochRecord;
+    use crate::optim::Sgd;
+
+    /// The epoch after which `early` asks to stop when `val_loss` takes `values`.
+    fn stops_after(early: &mut EarlyStopping, values: &[f64]) -> Option<usize> {
+        let (mut optimizer, mut stop) = (Sgd::default(), Stop::default());
+        let shuffle = crate::rng::stream(0, "fit", "shuffle");
+        let mut ctx = FitContext::new(&mut [], &mut optimizer, &shuffle, 0, "Net", &mut stop);
+        let info = TrainBegin {
+            epochs: values.len(),
+            initial_epoch: 0,
+            samples: 4,
+            batch_size: 4,
+            batches: 1,
+            validation_samples: 2,
+            classification: true,
+        };
+        early.on_train_begin(&info, &mut ctx).unwrap();
+        for (i, &value) in values.iter().enumerate() {
+            let record = EpochRecord {
+                epoch: i + 1,
+                loss: 1.0,
+                accuracy: Some(1.0 - value),
+                val_loss: Some(value),
+                val_accuracy: Some(1.0 - value),
+            };
+            let end = EpochEnd {
+                record: &record,
+                epochs: values.len(),
+                batches: 1,
+                seconds: 0.0,
+            };
+            early.on_epoch_end(&end, &mut ctx).unwrap();
+            if ctx.stop_requested() {
+                return Some(i + 1);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn patience_counts_the_epochs_without_improvement() {
+        let values = [1.0, 0.5, 0.6, 0.55, 0.7, 0.8];
+
+        assert_eq!(stops_after(&mut EarlyStopping::new(), &values), Some(3));
+        assert_eq!(
+            stops_after(&mut EarlyStopping::new().patience(2), &values),
+            Some(4)
+        );
+        assert_eq!(
+            stops_after(&mut EarlyStopping::new().patience(9), &values),
+            None
+        );
+        let mut early = EarlyStopping::new().patience(1);
+        assert_eq!(stops_after(&mut early, &[1.0, 0.5, 0.45, 0.44]), None);
+        assert_eq!(early.best(), Some((4, 0.44)));
+        let mut strict = EarlyStopping::new().patience(1).min_delta(0.02);
+        assert_eq!(stops_after(&mut strict, &[1.0, 0.5, 0.49, 0.485]), Some(3));
+        let mut accuracy = EarlyStopping::new().monitor("val_accuracy").patience(1);
+        assert_eq!(stops_after(&mut accuracy, &[1.0, 0.5, 0.6]), Some(3));
+    }
+}

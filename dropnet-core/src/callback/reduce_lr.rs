@@ -8,10 +8,11 @@ use crate::error::{Error, Result};
 /// epochs, like Keras's `ReduceLROnPlateau`.
 ///
 /// After each epoch the metric is compared with the best value so far (an improvement
-/// beats it by more than `min_delta`). Each epoch without improvement adds one to a count;
-/// when the count reaches `patience`, the rate becomes `max(lr · factor, min_lr)` (unless
-/// it is already at `min_lr`), the count restarts, and for the next `cooldown` epochs no
-/// epoch is counted. An improvement restarts the count.
+/// beats it by more than `min_delta`). Each epoch without improvement adds one to a count
+/// that an improvement resets; when the count reaches `patience`, the rate becomes
+/// `max(lr · factor, min_lr)` (unless it is already at `min_lr`) and the count restarts.
+/// A reduction starts a cooldown of `cooldown` epochs, counted down before each epoch is
+/// judged as in Keras, so the `cooldown − 1` epochs after a reduction are not counted.
 ///
 /// Defaults as in Keras: monitor `val_loss`, factor 0.1, patience 10, min delta 1e-4,
 /// cooldown 0, min lr 0, mode auto. The state is reset at the start of every `fit` and is

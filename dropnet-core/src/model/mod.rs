@@ -46,6 +46,8 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 mod trainer;
+#[cfg(test)]
+mod workflow_tests;
 
 pub use fit::Fit;
 pub use monte_carlo::McPrediction;
