@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::io::{IsTerminal, Write};
+#[cfg(test)]
+use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
@@ -14,27 +16,58 @@ use crate::history::History;
 /// `Epoch 2/5 - 250 batches - 2.4s - loss: 0.3012 - accuracy: 0.9062`, and the reason
 /// when training stopped early.
 #[derive(Debug, Clone, Default)]
-pub struct EpochLogger;
+pub struct EpochLogger {
+    out: Lines,
+}
 
 impl EpochLogger {
     /// A new printer.
     pub fn new() -> Self {
-        Self
+        Self::default()
     }
 }
 
 impl Callback for EpochLogger {
     fn on_epoch_end(&mut self, epoch: &EpochEnd<'_>, _ctx: &mut FitContext<'_, '_>) -> Result<()> {
-        // Losing a progress line (closed pipe) is no reason to abort training.
-        let _ = writeln!(std::io::stdout().lock(), "{}", epoch_line(epoch));
+        self.out.print(&epoch_line(epoch));
         Ok(())
     }
 
     fn on_train_end(&mut self, history: &History, _ctx: &mut FitContext<'_, '_>) -> Result<()> {
         if let Some(line) = stop_line(history) {
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            self.out.print(&line);
         }
         Ok(())
+    }
+}
+
+/// Where an [`EpochLogger`] writes its lines.
+#[derive(Debug, Clone, Default)]
+enum Lines {
+    /// Standard output.
+    #[default]
+    Stdout,
+    /// A buffer, so tests can read what would have been printed.
+    #[cfg(test)]
+    Memory(Arc<Mutex<String>>),
+}
+
+impl Lines {
+    /// Writes `line` and a line break.
+    fn print(&self, line: &str) {
+        match self {
+            // Losing a progress line (closed pipe) is no reason to abort training.
+            Lines::Stdout => {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+            #[cfg(test)]
+            Lines::Memory(text) => {
+                if let Ok(mut text) = text.lock() {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+        }
     }
 }
 
@@ -71,6 +104,8 @@ enum Target {
 pub struct ProgressLogger {
     bar: Option<ProgressBar>,
     target: Target,
+    /// The printer used instead of the bar when standard error is not a terminal.
+    lines: EpochLogger,
     /// Whether standard error is a terminal; a field so tests can say no.
     stderr_is_terminal: fn() -> bool,
     terminal: bool,
@@ -100,6 +135,7 @@ impl ProgressLogger {
         Self {
             bar: None,
             target: Target::Stderr,
+            lines: EpochLogger::new(),
             stderr_is_terminal: || std::io::stderr().is_terminal(),
             terminal: false,
             epochs: 0,
@@ -176,13 +212,13 @@ impl Callback for ProgressLogger {
                 bar.finish_with_message(format!("{:.1}s - {}", epoch.seconds, epoch.record));
                 Ok(())
             }
-            None => EpochLogger.on_epoch_end(epoch, ctx),
+            None => self.lines.on_epoch_end(epoch, ctx),
         }
     }
 
     fn on_train_end(&mut self, history: &History, ctx: &mut FitContext<'_, '_>) -> Result<()> {
         if !self.terminal {
-            return EpochLogger.on_train_end(history, ctx);
+            return self.lines.on_train_end(history, ctx);
         }
         if let Some(line) = stop_line(history) {
             let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -193,13 +229,14 @@ impl Callback for ProgressLogger {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use indicatif::TermLike;
 
     use super::*;
-    use crate::callback::Stop;
+    use crate::callback::{Stop, Verbosity};
     use crate::history::EpochRecord;
+    use crate::loss::SparseCategoricalCrossentropy;
+    use crate::model::testing::{clusters, Net};
+    use crate::model::Model;
     use crate::optim::Sgd;
 
     #[test]
@@ -330,29 +367,38 @@ mod tests {
     }
 
     #[test]
-    fn off_a_terminal_no_bar_is_drawn() {
+    fn off_a_terminal_each_epoch_prints_one_line_and_no_bar() {
+        let printed = Arc::new(Mutex::new(String::new()));
         let mut logger = ProgressLogger {
             stderr_is_terminal: || false,
+            lines: EpochLogger {
+                out: Lines::Memory(Arc::clone(&printed)),
+            },
             ..ProgressLogger::new()
         };
-        let (mut optimizer, mut stop) = (Sgd::default(), Stop::default());
-        let shuffle = crate::rng::stream(0, "fit", "shuffle");
-        let mut ctx = FitContext::new(&mut [], &mut optimizer, &shuffle, 0, "Net", &mut stop);
-        let info = TrainBegin {
-            epochs: 1,
-            initial_epoch: 0,
-            samples: 4,
-            batch_size: 4,
-            batches: 1,
-            validation_samples: 0,
-            classification: false,
-        };
+        // 24 samples, 6 held out: 18 left for training, 3 batches of at most 8.
+        let (x, y) = clusters(24, 1);
+        let mut net: Net = Net::new(1);
+        net.compile(Sgd::default(), SparseCategoricalCrossentropy);
 
-        logger.on_train_begin(&info, &mut ctx).unwrap();
-        logger.on_epoch_begin(1, &mut ctx).unwrap();
+        net.fit(&x, &y)
+            .epochs(3)
+            .batch_size(8)
+            .validation_split(0.25)
+            .verbose(Verbosity::Silent)
+            .callback(&mut logger)
+            .run()
+            .unwrap();
 
+        let printed = printed.lock().unwrap().clone();
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(lines.len(), 3, "{printed}");
+        for (k, line) in lines.iter().enumerate() {
+            let start = format!("Epoch {}/3 - 3 batches - ", k + 1);
+            assert!(line.starts_with(&start), "{line}");
+            assert!(line.contains(" - val_loss: "), "{line}");
+        }
         assert!(logger.bar.is_none());
-        assert!(!logger.terminal);
     }
 
     #[test]
