@@ -9,12 +9,15 @@ use rand::RngCore as _;
 use safetensors::tensor::{Dtype, TensorView};
 
 use super::*;
+use crate::activation::{Softmax, Tanh};
 use crate::callback::Verbosity;
 use crate::history::History;
+use crate::layers::{Dense, Dropout};
 use crate::loss::SparseCategoricalCrossentropy;
 use crate::model::testing::{bars, clusters, Net, TinyCnn};
 use crate::optim::{Adam, Sgd};
-use crate::shape::{Image, Labels, Samples};
+use crate::runtime::Runtime;
+use crate::shape::{Image, Labels, Samples, Vector};
 use crate::weights::tests::Scratch;
 use crate::Model;
 
@@ -129,6 +132,79 @@ fn four_epochs_and_a_resumed_four_equal_eight_bit_for_bit() {
         .unwrap();
     let restarted = train(&mut weights_only, &data, 4, 8);
     assert_ne!(rest.records(), restarted.records());
+}
+
+/// `Vector<2>` → dense(4096) tanh → dropout(0.5) → dense(3) softmax: a batch of 10 draws
+/// 40,960 mask words, so the dropout fills its mask in parallel parts from several
+/// positions of its stream.
+struct WideDropout {
+    dense: Dense<2, 4096, Tanh>,
+    dropout: Dropout<Vector<4096>>,
+    dense_1: Dense<4096, 3, Softmax>,
+    runtime: Runtime,
+}
+
+impl WideDropout {
+    fn compiled(seed: u64) -> Self {
+        let mut model = Self {
+            dense: Dense::new("dense", seed),
+            dropout: Dropout::new("dropout", seed, 0.5),
+            dense_1: Dense::new("dense_1", seed),
+            runtime: Runtime::new(seed),
+        };
+        model.compile(Adam::new(0.01), SparseCategoricalCrossentropy);
+        model
+    }
+}
+
+impl Network for WideDropout {
+    type Input = Vector<2>;
+    type Output = Vector<3>;
+    const NAME: &'static str = "WideDropout";
+    const PARAM_COUNT: usize = 2 * 4096 + 4096 + 4096 * 3 + 3;
+
+    fn layers(&self) -> Vec<&dyn Layer> {
+        vec![&self.dense, &self.dropout, &self.dense_1]
+    }
+
+    fn parts_mut(&mut self) -> (Vec<&mut dyn Layer>, &mut Runtime) {
+        let layers: Vec<&mut dyn Layer> =
+            vec![&mut self.dense, &mut self.dropout, &mut self.dense_1];
+        (layers, &mut self.runtime)
+    }
+
+    fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+#[test]
+fn masks_drawn_in_parallel_parts_resume_bit_for_bit() {
+    let (x, y) = clusters(30, 1);
+    let dir = Scratch::new("resume-wide-dropout");
+    let path = dir.0.join("run.ckpt");
+    let train = |model: &mut WideDropout, from: usize, to: usize| {
+        model
+            .fit(&x, &y)
+            .epochs(to)
+            .initial_epoch(from)
+            .batch_size(10)
+            .verbose(Verbosity::Silent)
+            .run()
+            .unwrap()
+    };
+
+    let mut whole = WideDropout::compiled(4);
+    let four = train(&mut whole, 0, 4);
+    let mut first = WideDropout::compiled(4);
+    let two = train(&mut first, 0, 2);
+    first.save_checkpoint(&path).unwrap();
+    let mut resumed = WideDropout::compiled(99);
+    let epoch = resumed.load_checkpoint(&path).unwrap();
+    let rest = train(&mut resumed, epoch, 4);
+
+    assert_eq!(four.records(), [two.records(), rest.records()].concat());
+    assert_eq!(state_of(&whole), state_of(&resumed));
 }
 
 #[test]
