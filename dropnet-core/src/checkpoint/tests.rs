@@ -411,7 +411,8 @@ fn a_wrong_dtype_names_the_tensor() {
     let err = refused(&mut model, &wide);
 
     assert!(
-        matches!(&err, Error::TensorDtype { name, got } if name == "optimizer/dense/bias/v" && got == "F64"),
+        matches!(&err, Error::TensorDtype { name, got }
+            if name == "optimizer/dense/bias/v" && got == "F64"),
         "{err:?}"
     );
 }
