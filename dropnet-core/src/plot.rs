@@ -160,6 +160,26 @@ where
     area.present().map_err(text)
 }
 
+/// One line of the log panel.
+struct Series {
+    label: String,
+    points: Vec<(usize, f64)>,
+    color: RGBColor,
+    /// Training losses are dashed, validation losses solid.
+    dashed: bool,
+}
+
+impl Series {
+    fn new(label: String, points: Vec<(usize, f64)>, color: RGBColor, dashed: bool) -> Self {
+        Self {
+            label,
+            points,
+            color,
+            dashed,
+        }
+    }
+}
+
 /// Training (dashed) and validation (solid) losses of every run, log scale.
 fn all_losses<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, curves: &[Curves]) -> Drawn
 where
@@ -168,22 +188,28 @@ where
     let positive = |points: &[(usize, f64)]| -> Vec<(usize, f64)> {
         points.iter().copied().filter(|&(_, v)| v > 0.0).collect()
     };
-    let series: Vec<(String, Vec<(usize, f64)>, RGBColor, bool)> = curves
+    let series: Vec<Series> = curves
         .iter()
         .flat_map(|c| {
             [
-                (c.label("validation"), positive(&c.val), c.color, false),
-                (c.label("training"), positive(&c.train), c.color, true),
+                Series::new(c.label("validation"), positive(&c.val), c.color, false),
+                Series::new(c.label("training"), positive(&c.train), c.color, true),
             ]
         })
-        .filter(|(_, points, _, _)| !points.is_empty())
+        .filter(|s| !s.points.is_empty())
         .collect();
-    let (low, high) = bounds(series.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
+    let (low, high) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
     let low = low.max(1e-12);
     let y_range = (low / 1.5..high.max(low) * 1.5).log_scale();
     let x_range = epochs(curves, false);
     let mut chart = chart(area, "all losses (log scale)", x_range, y_range, None)?;
-    for (label, points, color, dashed) in series {
+    for Series {
+        label,
+        points,
+        color,
+        dashed,
+    } in series
+    {
         let style = color.stroke_width(3);
         let drawn = if dashed {
             chart.draw_series(DashedLineSeries::new(points, 10, 6, style))
