@@ -8,8 +8,9 @@
 #
 # The Python side goes into virtual environments under target/bench-venv (made on the first
 # run, reused afterwards): tensorflow-cpu, and with --torch PyTorch (without its CUDA
-# libraries where that wheel imports without them, otherwise with them: several GB). This is a benchmark: neither the tests nor CI run it. A quiet machine
-# gives the clearest figures; PyTorch in particular slows sharply when another process
+# libraries where that wheel imports without them, otherwise with them: several GB). This
+# is a benchmark: neither the tests nor CI run it. A quiet machine gives the clearest
+# figures; PyTorch in particular slows sharply when another process
 # takes a core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +64,8 @@ if [ "$torch" = yes ]; then
 fi
 
 cargo build --release --example train_speed
-"$VENVS/tf/bin/python" -c 'import tensorflow as tf, keras; print("tensorflow", tf.__version__, "keras", keras.__version__)'
+"$VENVS/tf/bin/python" -c \
+  'import tensorflow as tf, keras; print("tensorflow", tf.__version__, "keras", keras.__version__)'
 [ "$torch" = yes ] && "$VENVS/torch/bin/python" -c 'import torch; print("torch", torch.__version__)'
 
 "$VENVS/tf/bin/python" bench/compare.py \

@@ -5,8 +5,8 @@
 //! Each layer is timed alone on random inputs of its own shape, in training mode: forward
 //! writes its output (and caches what backward needs); backward, timed after an untimed
 //! forward, adds the parameter gradients and writes the input gradient, except for the first
-//! layer of each model, which needs none (as in training). Each benchmark's throughput is the batch, so criterion also reports samples
-//! per second.
+//! layer of each model, which needs none (as in training). Each benchmark's throughput is
+//! the batch, so criterion also reports samples per second.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dropnet::core::activation::{Relu, Softmax};

@@ -12,8 +12,8 @@
 //! gradients everywhere except the input gradient of the first layer. The last line is
 //! `result: cnn_epoch_s=… lstm_epoch_s=… cnn_gflops=…`, after lines with the heap
 //! allocations per CNN training step (counted by a wrapper around the system allocator) and
-//! the peak resident memory of the whole run where the system reports it. `bench/compare.sh` runs this example
-//! side by side with Keras and PyTorch.
+//! the peak resident memory of the whole run where the system reports it.
+//! `bench/compare.sh` runs this example side by side with Keras and PyTorch.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -80,6 +80,18 @@ pub enum Error {
         name: String,
     },
 
+    /// A checkpoint that cannot be resumed from: truncated, corrupt, of another kind, or
+    /// holding state the model cannot take. Problems with a single tensor are reported as
+    /// for weight files ([`Error::MissingTensor`], [`Error::TensorShape`],
+    /// [`Error::TensorDtype`], [`Error::UnexpectedTensor`]).
+    #[error("{path}: {problem}")]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: CheckpointProblem,
+    },
+
     // ---- data --------------------------------------------------------------------------
     /// Data whose per-sample shape or total length does not fit the model.
     #[error("data shape {got:?} does not fit: expected {expected}")]
@@ -216,6 +228,24 @@ pub enum Error {
         name: &'static str,
         /// Why it is invalid, with the value.
         reason: String,
+    },
+
+    /// A callback set to watch a metric that the run does not report (a misspelt name, or
+    /// a `val_` metric without validation data). Reported when training begins, before any
+    /// weight changes.
+    #[error(
+        "`{callback}` uses the metric `{name}`, which this run does not report; it reports \
+         {}{}",
+        quoted(.available),
+        validation_hint(.name, .available)
+    )]
+    UnknownMetric {
+        /// The callback (`EarlyStopping`, `ModelCheckpoint`, …).
+        callback: &'static str,
+        /// The metric it was given.
+        name: String,
+        /// The metrics the run reports.
+        available: Vec<String>,
     },
 
     /// `fit` or `evaluate` called before `compile`.
@@ -355,6 +385,127 @@ pub enum CsvProblem {
         /// What the CSV reader reported, with its position.
         reason: String,
     },
+}
+
+/// What is wrong with a checkpoint file, reported inside [`Error::Checkpoint`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointProblem {
+    /// The file ends before the data its header describes (a save cut short, a partial
+    /// copy).
+    #[error("the file is truncated: it has {len} bytes, but its header describes {needed}")]
+    Truncated {
+        /// Bytes in the file.
+        len: u64,
+        /// Bytes the file must have (at least the 8 of the header length).
+        needed: u64,
+    },
+
+    /// The header is not a valid safetensors header, or the file holds more than it
+    /// describes.
+    #[error("the header is corrupt: {reason}")]
+    CorruptHeader {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The tensor data differs from what was saved (a flipped bit, an overwritten block).
+    #[error(
+        "the tensor data is corrupt: its CRC-32 is {got:08x}, but {expected:08x} was recorded \
+         when it was saved"
+    )]
+    Checksum {
+        /// The checksum recorded in the header.
+        expected: u32,
+        /// The checksum of the data read.
+        got: u32,
+    },
+
+    /// A safetensors file that is not a dropnet checkpoint.
+    #[error("{}", not_a_checkpoint(.format))]
+    NotACheckpoint {
+        /// Its `format` metadata entry, if any.
+        format: Option<String>,
+    },
+
+    /// A checkpoint of a format version this build cannot read.
+    #[error(
+        "checkpoint format version `{got}` is not supported; this dropnet reads version \
+         {supported}"
+    )]
+    Version {
+        /// The version found.
+        got: String,
+        /// The version this build reads.
+        supported: &'static str,
+    },
+
+    /// A metadata entry every checkpoint has is missing.
+    #[error("the header has no entry `{key}`")]
+    MissingEntry {
+        /// The entry.
+        key: String,
+    },
+
+    /// A metadata entry that cannot be read.
+    #[error("the header entry `{key}` holds `{value}`, but it must be {expected}")]
+    BadEntry {
+        /// The entry.
+        key: String,
+        /// What it holds.
+        value: String,
+        /// What it must hold, in words.
+        expected: &'static str,
+    },
+
+    /// The checkpoint holds the state of another optimiser than the model's.
+    #[error(
+        "the checkpoint holds the state of a `{got}` optimiser, but the model is compiled \
+         with `{expected}`"
+    )]
+    Optimizer {
+        /// The model's optimiser.
+        expected: &'static str,
+        /// The checkpoint's.
+        got: String,
+    },
+
+    /// A random stream of the model that the checkpoint does not hold (a dropout layer
+    /// added since it was saved).
+    #[error("the model draws from the random stream `{name}`, which the checkpoint lacks")]
+    MissingStream {
+        /// The stream, `<layer>/<purpose>`.
+        name: String,
+    },
+
+    /// A random stream in the checkpoint that the model does not draw from (a dropout
+    /// layer removed since it was saved).
+    #[error("the checkpoint has the random stream `{name}`, which this model does not have")]
+    UnexpectedStream {
+        /// The stream, `<layer>/<purpose>`.
+        name: String,
+    },
+}
+
+/// The message of [`CheckpointProblem::NotACheckpoint`].
+fn not_a_checkpoint(format: &Option<String>) -> String {
+    match format.as_deref() {
+        Some(weights) if weights == crate::weights::FORMAT => {
+            "a weight file, not a checkpoint: load it with `load_weights`".to_owned()
+        }
+        Some(other) => format!("not a dropnet checkpoint: its format is `{other}`"),
+        None => "not a dropnet checkpoint: its header has no `format` entry".to_owned(),
+    }
+}
+
+/// A hint for a `val_` metric asked of a run without validation.
+fn validation_hint(name: &str, available: &[String]) -> &'static str {
+    let has_validation = available.iter().any(|m| m.starts_with("val_"));
+    if name.starts_with("val_") && !has_validation {
+        " (`val_` metrics need validation data or a split)"
+    } else {
+        ""
+    }
 }
 
 /// `samples × per_sample`, which cannot overflow in 128 bits.

@@ -7,10 +7,17 @@
 //! Wall-clock seconds are kept apart from the metrics and take no part in equality, so two
 //! histories from runs with the same seed compare equal exactly when every loss and metric
 //! is the same.
+//!
+//! A history can be saved as CSV ([`History::to_csv`]) or JSON ([`History::to_json`]), and,
+//! with the `plot` feature, drawn as loss curves (`History::plot`).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::path::Path;
 
+use crate::error::Result;
 use crate::metrics::ACCURACY;
+use crate::weights::write_atomically;
 
 /// The losses and metrics of one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,11 +87,13 @@ impl Evaluation {
 
 /// Per-epoch losses and metrics of one `fit` call.
 ///
-/// Equality compares every epoch's losses and metrics and ignores the timings.
+/// Equality compares every epoch's losses and metrics and ignores the timings and the stop
+/// reason.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     records: Vec<EpochRecord>,
     seconds: Vec<f64>,
+    stop_reason: Option<String>,
     loss: Vec<f64>,
     accuracy: Vec<f64>,
     val_loss: Vec<f64>,
@@ -160,6 +169,87 @@ impl History {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
+
+    /// Why training ended before its last epoch, when a callback stopped it (early
+    /// stopping, a NaN loss under [`TerminateOnNan`](crate::callback::TerminateOnNan), …);
+    /// `None` when every requested epoch ran.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.stop_reason.as_deref()
+    }
+
+    /// Records why training stopped early.
+    pub(crate) fn set_stop_reason(&mut self, reason: Option<String>) {
+        self.stop_reason = reason;
+    }
+
+    /// Writes the history to `path` as CSV: a header `epoch,loss,accuracy,val_loss,…` (the
+    /// columns of [`History::keys`]), then one row per epoch, the epoch counted from 1 as in
+    /// the records. Values are written in full (they read back as the same `f64`); NaN and
+    /// infinities as `NaN`, `inf` and `-inf`.
+    ///
+    /// The file is replaced atomically, as weight files are (see
+    /// [`crate::weights::save`]).
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) naming `path` when it cannot be written.
+    pub fn to_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        let keys = self.keys();
+        let mut text = csv_header(&keys);
+        for record in &self.records {
+            text.push_str(&csv_row(record, &keys));
+        }
+        write_atomically(path.as_ref(), |file| file.write_all(text.as_bytes()))
+    }
+
+    /// Writes the history to `path` as a JSON object like Keras's `history.history`, with
+    /// the epochs and the stop reason added:
+    /// `{"epoch": [1, 2], "loss": [0.5, 0.25], …, "stop_reason": null}`. NaN and infinities,
+    /// which JSON cannot hold, are written as `null`. The file is replaced atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) naming `path` when it cannot be written.
+    pub fn to_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        let text = self.json();
+        write_atomically(path.as_ref(), |file| file.write_all(text.as_bytes()))
+    }
+
+    /// The text [`History::to_json`] writes.
+    fn json(&self) -> String {
+        let epochs: Vec<String> = self.records.iter().map(|r| r.epoch.to_string()).collect();
+        let mut text = format!("{{\n  \"epoch\": [{}]", epochs.join(", "));
+        for key in self.keys() {
+            let values: Vec<String> = self
+                .records
+                .iter()
+                .map(|r| r.get(key).filter(|v| v.is_finite()))
+                .map(|v| v.map_or_else(|| "null".to_owned(), |v| v.to_string()))
+                .collect();
+            let _ = write!(text, ",\n  \"{key}\": [{}]", values.join(", "));
+        }
+        // Serialising a string cannot fail; `null` keeps the file valid regardless.
+        let reason = serde_json::to_string(&self.stop_reason).unwrap_or_else(|_| "null".into());
+        let _ = write!(text, ",\n  \"stop_reason\": {reason}\n}}\n");
+        text
+    }
+}
+
+/// The header line of a history CSV with the metric columns `keys`.
+pub(crate) fn csv_header(keys: &[&str]) -> String {
+    format!("epoch,{}\n", keys.join(","))
+}
+
+/// The line of `record` in a history CSV with the metric columns `keys`; a metric the
+/// record lacks is an empty field.
+pub(crate) fn csv_row(record: &EpochRecord, keys: &[&str]) -> String {
+    let mut line = record.epoch.to_string();
+    for key in keys {
+        line.push(',');
+        if let Some(value) = record.get(key) {
+            let _ = write!(line, "{value}");
+        }
+    }
+    line.push('\n');
+    line
 }
 
 #[cfg(test)]
@@ -216,5 +306,35 @@ mod tests {
 
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn csv_and_json_hold_every_epoch_and_metric_exactly() {
+        let dir = crate::weights::tests::Scratch::new("history-files");
+        let (csv, json) = (dir.0.join("h.csv"), dir.0.join("h.json"));
+        let mut history = History::new();
+        history.push(record(1, 0.1 + 0.2, true), 1.0);
+        history.push(record(2, f64::NAN, true), 1.0);
+        history.set_stop_reason(Some("loss is \"NaN\"".into()));
+
+        history.to_csv(&csv).unwrap();
+        history.to_json(&json).unwrap();
+
+        assert_eq!(
+            std::fs::read_to_string(&csv).unwrap(),
+            "epoch,loss,accuracy,val_loss,val_accuracy\n\
+             1,0.30000000000000004,0.5,1.3,0.25\n\
+             2,NaN,0.5,NaN,0.25\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&json).unwrap(),
+            "{\n  \"epoch\": [1, 2],\n  \"loss\": [0.30000000000000004, null],\n  \
+             \"accuracy\": [0.5, 0.5],\n  \"val_loss\": [1.3, null],\n  \
+             \"val_accuracy\": [0.25, 0.25],\n  \"stop_reason\": \"loss is \\\"NaN\\\"\"\n}\n"
+        );
+        let parsed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(parsed["loss"][0].as_f64(), Some(0.1 + 0.2));
+        assert!(history.to_csv(dir.0.join("missing").join("h.csv")).is_err());
     }
 }

@@ -17,6 +17,7 @@
 use ndarray::{ArrayD, ArrayView2, ArrayViewMut2};
 
 use crate::activation::ActivationKind;
+use crate::rng::Rng;
 
 /// Whether a forward pass trains, infers, or samples for Monte Carlo prediction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +128,23 @@ pub trait Layer: Send {
     /// Training streams are left alone. The default does nothing, which is right for every
     /// layer that draws nothing.
     fn reseed_monte_carlo(&mut self, _seed: u64) {}
+
+    /// The random streams that [`Mode::Train`] passes draw from, each with its purpose
+    /// (`"dropout"`), in a fixed order. Checkpoints store where each stream stands, so a
+    /// resumed run draws the masks an uninterrupted one would have drawn.
+    ///
+    /// The default has none, which is right for every layer that draws nothing in
+    /// training. A stochastic layer that reports no stream can still be checkpointed, but a
+    /// run resumed from the checkpoint draws other masks (saving logs a warning).
+    fn training_streams(&self) -> Vec<(&'static str, &Rng)> {
+        Vec::new()
+    }
+
+    /// The streams of [`Layer::training_streams`], mutably and in the same order, for
+    /// restoring a checkpoint.
+    fn training_streams_mut(&mut self) -> Vec<(&'static str, &mut Rng)> {
+        Vec::new()
+    }
 
     /// Computes the output of a batch.
     ///

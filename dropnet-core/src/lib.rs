@@ -7,9 +7,14 @@
 //!
 //! Layout is channels-last throughout, as in Keras: images are
 //! `[batch, height, width, channels]`, sequences `[batch, time, features]`.
+//!
+//! # Cargo features
+//! - `plot` (off by default): `History::plot` and `plot::loss_curves`
+//!   draw loss curves as PNG or SVG images, with a bundled font.
 
 pub mod activation;
 pub mod callback;
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod gradcheck;
@@ -22,6 +27,8 @@ pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod prelude;
 pub mod rng;
 pub mod runtime;

@@ -4,7 +4,7 @@
 //! Every generated model owns one [`Runtime`]. The training loop, evaluation and prediction
 //! in [`crate::model`] keep everything they need between calls here: the optimiser and its
 //! moments, the loss, the shuffling stream (so that a second `fit` continues where the first
-//! stopped) and the activation buffers.
+//! stopped), the number of the last epoch trained, and the activation buffers.
 
 use std::fmt;
 
@@ -23,6 +23,17 @@ pub struct Runtime {
     pub(crate) compiled: Option<Compiled>,
     pub(crate) buffers: Buffers,
     shuffle: Option<Rng>,
+    epoch: usize,
+}
+
+/// Everything `fit` borrows from the runtime at once.
+pub(crate) struct Parts<'a> {
+    pub(crate) buffers: &'a mut Buffers,
+    pub(crate) compiled: Option<&'a mut Compiled>,
+    /// The shuffling stream, created from the seed on first use.
+    pub(crate) shuffle: &'a mut Rng,
+    /// The number of the last epoch trained.
+    pub(crate) epoch: &'a mut usize,
 }
 
 /// What `compile` chose.
@@ -39,6 +50,7 @@ impl Runtime {
             compiled: None,
             buffers: Buffers::default(),
             shuffle: None,
+            epoch: 0,
         }
     }
 
@@ -67,13 +79,43 @@ impl Runtime {
         self.compiled = Some(Compiled { optimizer, loss });
     }
 
+    /// The number of the last epoch trained, as `fit` numbered it (see
+    /// [`Fit::initial_epoch`](crate::model::Fit::initial_epoch)); 0 before any training,
+    /// and the checkpoint's epoch after loading one.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
     /// The buffers, the compiled state and the shuffling stream, borrowed together.
     pub(crate) fn split(&mut self) -> (&mut Buffers, Option<&mut Compiled>, &mut Rng) {
+        let parts = self.parts();
+        (parts.buffers, parts.compiled, parts.shuffle)
+    }
+
+    /// Everything `fit` needs, borrowed together.
+    pub(crate) fn parts(&mut self) -> Parts<'_> {
         let seed = self.seed;
-        let shuffle = self
-            .shuffle
-            .get_or_insert_with(|| rng::stream(seed, "fit", "shuffle"));
-        (&mut self.buffers, self.compiled.as_mut(), shuffle)
+        let shuffle = self.shuffle.get_or_insert_with(|| fresh_shuffle(seed));
+        Parts {
+            buffers: &mut self.buffers,
+            compiled: self.compiled.as_mut(),
+            shuffle,
+            epoch: &mut self.epoch,
+        }
+    }
+
+    /// The shuffling stream as it stands (as it will start, before the first `fit`).
+    pub(crate) fn shuffle_stream(&self) -> Rng {
+        match &self.shuffle {
+            Some(stream) => stream.clone(),
+            None => fresh_shuffle(self.seed),
+        }
+    }
+
+    /// Puts back the shuffling stream and the epoch count of a checkpoint.
+    pub(crate) fn restore(&mut self, shuffle: Rng, epoch: usize) {
+        self.shuffle = Some(shuffle);
+        self.epoch = epoch;
     }
 }
 
@@ -81,11 +123,17 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
             .field("seed", &self.seed)
+            .field("epoch", &self.epoch)
             .field("optimizer", &self.optimizer().map(|o| o.name()))
             .field("loss", &self.loss().map(|l| l.name()))
             .field("batch_capacity", &self.buffers.rows)
             .finish()
     }
+}
+
+/// The shuffling stream of a model built from `seed`, at its start.
+fn fresh_shuffle(seed: u64) -> Rng {
+    rng::stream(seed, "fit", "shuffle")
 }
 
 /// Activation, gradient and target buffers, allocated for a batch size and reused.

@@ -24,7 +24,7 @@ use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
-use crate::layer::Param;
+use crate::layer::{Layer, Param};
 use crate::network::Network;
 
 /// The value of the `format` metadata entry.
@@ -51,35 +51,56 @@ const BYTES_PER_SCALAR_ALLOWED: u64 = 8;
 /// `path` is a directory, or its folder does not exist, which the message says in words);
 /// [`Error::InvalidConfig`] if two variables of the model share a tensor name.
 pub fn save<N: Network + ?Sized>(model: &N, path: &Path) -> Result<()> {
+    save_layers(N::NAME, &model.layers(), path)
+}
+
+/// [`save`] for the layers of the model called `model_name`.
+pub(crate) fn save_layers(model_name: &str, layers: &[&dyn Layer], path: &Path) -> Result<()> {
     let mut names = HashSet::new();
     let mut tensors = Vec::new();
-    for layer in model.layers() {
+    for layer in layers {
         for param in layer.params() {
             let name = tensor_name(layer.name(), param.name);
             check_unique(&mut names, &name)?;
-            let bytes: Vec<u8> = param.value.iter().flat_map(|v| v.to_le_bytes()).collect();
-            tensors.push((name, param.value.shape().to_vec(), bytes));
+            tensors.push((name, param.value.shape().to_vec(), f32_bytes(&param.value)));
         }
     }
 
+    let metadata = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        ("model".to_string(), model_name.to_string()),
+    ]);
+    let bytes = serialize(path, &tensors, metadata)?;
+    write_atomically(path, |file| file.write_all(&bytes))
+}
+
+/// A tensor ready to be written: its name, its shape and its values as little-endian
+/// `F32` bytes.
+pub(crate) type Encoded = (String, Vec<usize>, Vec<u8>);
+
+/// The little-endian bytes of `value`'s elements in row-major order.
+pub(crate) fn f32_bytes(value: &ArrayD<f32>) -> Vec<u8> {
+    value.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// A safetensors file of `F32` tensors `(name, shape, bytes)` with `metadata`, in memory;
+/// errors name `path`, the file it is for.
+pub(crate) fn serialize(
+    path: &Path,
+    tensors: &[Encoded],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let serialize_error = |reason: String| Error::io(path, io::Error::other(reason));
     let mut views = Vec::with_capacity(tensors.len());
-    for (name, shape, bytes) in &tensors {
+    for (name, shape, bytes) in tensors {
         let view = TensorView::new(Dtype::F32, shape.clone(), bytes);
         views.push((
             name.as_str(),
             view.map_err(|e| serialize_error(e.to_string()))?,
         ));
     }
-    let metadata = HashMap::from([
-        ("format".to_string(), FORMAT.to_string()),
-        ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        ("model".to_string(), N::NAME.to_string()),
-    ]);
-    let bytes = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| serialize_error(e.to_string()))?;
-
-    write_atomically(path, |file| file.write_all(&bytes))
+    safetensors::serialize(views, Some(metadata)).map_err(|e| serialize_error(e.to_string()))
 }
 
 /// Reads the weights in `path` into `model`.
@@ -120,7 +141,11 @@ pub fn load<N: Network + ?Sized>(model: &mut N, path: &Path) -> Result<()> {
         reason: e.to_string(),
     })?;
 
-    let values = decode_all(path, &file, &slots)?;
+    let shapes: Vec<(&str, &[usize])> = slots
+        .iter()
+        .map(|(name, param)| (name.as_str(), param.value.shape()))
+        .collect();
+    let values = decode_all(path, &file, &shapes)?;
     check_no_extra(&file, &names)?;
 
     for ((_, param), value) in slots.iter_mut().zip(values) {
@@ -135,7 +160,7 @@ pub(crate) fn tensor_name(layer: &str, param: &str) -> String {
 }
 
 /// Refuses a tensor name seen before: two tensors of one name cannot both be stored.
-fn check_unique(names: &mut HashSet<String>, name: &str) -> Result<()> {
+pub(crate) fn check_unique(names: &mut HashSet<String>, name: &str) -> Result<()> {
     if names.insert(name.to_owned()) {
         return Ok(());
     }
@@ -144,7 +169,7 @@ fn check_unique(names: &mut HashSet<String>, name: &str) -> Result<()> {
 }
 
 /// Reads `path` whole, refusing a file larger than any weight file of `scalars` values.
-fn read_bounded(path: &Path, scalars: usize) -> Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, scalars: usize) -> Result<Vec<u8>> {
     let bound = (scalars as u64).saturating_mul(BYTES_PER_SCALAR_ALLOWED) + HEADER_ALLOWANCE;
     let too_large = |len: u64| Error::WeightFile {
         path: path.into(),
@@ -172,31 +197,32 @@ fn read_bounded(path: &Path, scalars: usize) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Checks each variable's tensor (present, `F32`, same shape) and decodes it, in order.
-fn decode_all(
+/// Checks the tensor of each `(name, shape)` (present, `F32`, that shape) and decodes it,
+/// in order.
+pub(crate) fn decode_all(
     path: &Path,
     file: &SafeTensors<'_>,
-    slots: &[(String, &mut Param)],
+    shapes: &[(&str, &[usize])],
 ) -> Result<Vec<ArrayD<f32>>> {
-    let mut values = Vec::with_capacity(slots.len());
-    for (name, param) in slots {
-        let expected = param.value.shape().to_vec();
+    let mut values = Vec::with_capacity(shapes.len());
+    for &(name, shape) in shapes {
+        let expected = shape.to_vec();
         let Ok(view) = file.tensor(name) else {
             return Err(Error::MissingTensor {
-                name: name.clone(),
+                name: name.to_owned(),
                 expected,
             });
         };
         if view.dtype() != Dtype::F32 {
             return Err(Error::TensorDtype {
-                name: name.clone(),
+                name: name.to_owned(),
                 got: view.dtype().to_string(),
             });
         }
-        if view.shape() != expected.as_slice() {
+        if view.shape() != shape {
             let got = view.shape().to_vec();
             return Err(Error::TensorShape {
-                name: name.clone(),
+                name: name.to_owned(),
                 expected,
                 got,
             });
@@ -219,7 +245,7 @@ fn decode_all(
 }
 
 /// Refuses tensors the model has no variable for, naming the first in sorted order.
-fn check_no_extra(file: &SafeTensors<'_>, names: &HashSet<String>) -> Result<()> {
+pub(crate) fn check_no_extra(file: &SafeTensors<'_>, names: &HashSet<String>) -> Result<()> {
     let mut extra: Vec<&str> = file
         .names()
         .into_iter()
@@ -237,7 +263,10 @@ fn check_no_extra(file: &SafeTensors<'_>, names: &HashSet<String>) -> Result<()>
 /// Writes a file through `write` under a temporary name beside `path`, syncs it, and
 /// renames it over `path`; on failure the temporary file is removed and `path` untouched.
 /// Every error names `path`, never the temporary file.
-fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<()> {
     let temp = temp_path(path)?;
     // `create_new` never truncates another writer's file; only a file created here is
     // removed on failure.
@@ -325,14 +354,14 @@ fn sync_parent(path: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A folder of its own for one test, removed when the test ends.
-    struct Scratch(PathBuf);
+    pub(crate) struct Scratch(pub(crate) PathBuf);
 
     impl Scratch {
-        fn new(test: &str) -> Self {
+        pub(crate) fn new(test: &str) -> Self {
             let dir =
                 std::env::temp_dir().join(format!("dropnet-atomic-{}-{test}", std::process::id()));
             let _ = fs::remove_dir_all(&dir);
@@ -340,7 +369,7 @@ mod tests {
             Self(dir)
         }
 
-        fn listing(&self) -> Vec<String> {
+        pub(crate) fn listing(&self) -> Vec<String> {
             let mut names: Vec<String> = fs::read_dir(&self.0)
                 .unwrap()
                 .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

@@ -9,6 +9,7 @@ use super::noise::{self, Noise};
 use crate::activation::Selu;
 use crate::error::Result;
 use crate::layer::{Layer, Mode, Pass};
+use crate::rng::Rng;
 use crate::shape::Shape;
 
 /// Alpha dropout over samples of shape `Sh`, like Keras's `AlphaDropout(rate)`.
@@ -120,6 +121,14 @@ impl<Sh: Shape> Layer for AlphaDropout<Sh> {
 
     fn reseed_monte_carlo(&mut self, seed: u64) {
         self.noise.reseed_monte_carlo(seed);
+    }
+
+    fn training_streams(&self) -> Vec<(&'static str, &Rng)> {
+        vec![self.noise.training_stream()]
+    }
+
+    fn training_streams_mut(&mut self) -> Vec<(&'static str, &mut Rng)> {
+        vec![self.noise.training_stream_mut()]
     }
 
     /// Drops to the saturation value and renormalises in training and Monte Carlo passes;

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
+use super::noise::TRAINING;
 use super::{check_width, prefix, row_major, with_reshaped};
 use crate::error::{Error, Result};
 use crate::layer::{Layer, Mode, Pass};
@@ -92,7 +93,7 @@ impl<Sh: Shape> Dropout<Sh> {
             rate,
             scale: (1.0 / (1.0 - f64::from(rate))) as f32,
             threshold: (f64::from(rate) * 4_294_967_296.0).round() as u64,
-            train_rng: rng::stream(seed, name, "dropout"),
+            train_rng: rng::stream(seed, name, TRAINING),
             mc_rng: rng::stream(seed, name, "mc"),
             mask: Vec::new(),
             draws: Vec::new(),
@@ -311,6 +312,14 @@ impl<Sh: Shape> Layer for Dropout<Sh> {
 
     fn reseed_monte_carlo(&mut self, seed: u64) {
         self.mc_rng = rng::stream(seed, self.name, "mc");
+    }
+
+    fn training_streams(&self) -> Vec<(&'static str, &Rng)> {
+        vec![(TRAINING, &self.train_rng)]
+    }
+
+    fn training_streams_mut(&mut self) -> Vec<(&'static str, &mut Rng)> {
+        vec![(TRAINING, &mut self.train_rng)]
     }
 
     /// Drops and rescales in training and Monte Carlo passes; copies in inference.

@@ -8,6 +8,7 @@ use super::check_width;
 use super::noise::{self, Noise};
 use crate::error::Result;
 use crate::layer::{Layer, Mode, Pass};
+use crate::rng::Rng;
 use crate::shape::Shape;
 
 /// Gaussian dropout over samples of shape `Sh`, like Keras's `GaussianDropout(rate)`.
@@ -96,6 +97,14 @@ impl<Sh: Shape> Layer for GaussianDropout<Sh> {
 
     fn reseed_monte_carlo(&mut self, seed: u64) {
         self.noise.reseed_monte_carlo(seed);
+    }
+
+    fn training_streams(&self) -> Vec<(&'static str, &Rng)> {
+        vec![self.noise.training_stream()]
+    }
+
+    fn training_streams_mut(&mut self) -> Vec<(&'static str, &mut Rng)> {
+        vec![self.noise.training_stream_mut()]
     }
 
     /// Multiplies by fresh noise in training and Monte Carlo passes; copies in inference.

@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 use crate::layer::Mode;
 use crate::rng::{self, Rng};
 
+/// The purpose of the training stream of every layer of the dropout family.
+pub(super) const TRAINING: &str = "dropout";
+
 /// The two streams of a stochastic layer and the noise of its last training pass.
 #[derive(Debug, Clone)]
 pub(super) struct Noise {
@@ -31,13 +34,23 @@ impl Noise {
     pub(super) fn new(name: &'static str, seed: u64) -> Self {
         Self {
             name,
-            train_rng: rng::stream(seed, name, "dropout"),
+            train_rng: rng::stream(seed, name, TRAINING),
             mc_rng: rng::stream(seed, name, "mc"),
             cached: Vec::new(),
             scratch: Vec::new(),
             cached_batch: None,
             frozen: false,
         }
+    }
+
+    /// The training stream with its purpose, for checkpoints.
+    pub(super) fn training_stream(&self) -> (&'static str, &Rng) {
+        (TRAINING, &self.train_rng)
+    }
+
+    /// The training stream with its purpose, mutably, for restoring a checkpoint.
+    pub(super) fn training_stream_mut(&mut self) -> (&'static str, &mut Rng) {
+        (TRAINING, &mut self.train_rng)
     }
 
     /// Restarts the Monte Carlo stream as `(seed, name, "mc")`.

@@ -8,6 +8,7 @@ use super::check_width;
 use super::noise::{self, Noise};
 use crate::error::Result;
 use crate::layer::{Layer, Mode, Pass};
+use crate::rng::Rng;
 use crate::shape::Shape;
 
 /// Spatial dropout over image samples `Sh = Image<H, W, C>`, like Keras's
@@ -105,6 +106,14 @@ impl<Sh: Shape> Layer for SpatialDropout2d<Sh> {
 
     fn reseed_monte_carlo(&mut self, seed: u64) {
         self.noise.reseed_monte_carlo(seed);
+    }
+
+    fn training_streams(&self) -> Vec<(&'static str, &Rng)> {
+        vec![self.noise.training_stream()]
+    }
+
+    fn training_streams_mut(&mut self) -> Vec<(&'static str, &mut Rng)> {
+        vec![self.noise.training_stream_mut()]
     }
 
     /// Drops whole channels in training and Monte Carlo passes; copies in inference.

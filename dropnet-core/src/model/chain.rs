@@ -4,7 +4,7 @@
 //! the model's [`Buffers`], sized once for the batch size, and a smaller last batch uses
 //! the first rows of each.
 
-use ndarray::{s, ArrayView2};
+use ndarray::{s, ArrayView2, Axis};
 
 use super::check::all_finite;
 use crate::error::{Error, Result};
@@ -34,6 +34,37 @@ pub(crate) struct Set<'a> {
     pub(crate) x: ArrayView2<'a, f32>,
     /// Targets, one per sample.
     pub(crate) y: TargetsRef<'a>,
+}
+
+impl<'a> Set<'a> {
+    /// The first `at` samples and the rest, each with its targets.
+    ///
+    /// # Panics
+    /// If `at` exceeds the number of samples or of targets.
+    pub(crate) fn split_at(self, at: usize) -> (Set<'a>, Set<'a>) {
+        let (x_head, x_tail) = self.x.split_at(Axis(0), at);
+        let (y_head, y_tail) = match self.y {
+            TargetsRef::Classes(labels) => {
+                let (head, tail) = labels.split_at(at);
+                (TargetsRef::Classes(head), TargetsRef::Classes(tail))
+            }
+            TargetsRef::Values(values) => {
+                let (head, tail) = values.split_at(Axis(0), at);
+                (TargetsRef::Values(head), TargetsRef::Values(tail))
+            }
+        };
+        let head = Set {
+            x: x_head,
+            y: y_head,
+        };
+        (
+            head,
+            Set {
+                x: x_tail,
+                y: y_tail,
+            },
+        )
+    }
 }
 
 /// Which rows of a set make up a batch.

@@ -1,27 +1,22 @@
-//! The training loop behind [`Model::fit`](super::Model::fit).
+//! How [`Model::fit`](super::Model::fit) is set up: the options, the validation split and
+//! every check made before training; the loop itself is in `trainer`.
 
-use std::time::Instant;
-
-use rand::Rng as _;
-
-use super::chain::{on_pool, BatchScore, Chain, Rows, Set, Totals};
+use super::chain::{Chain, Set};
 use super::check::{check_batch_size, check_set};
-use super::infer::evaluate_set;
-use crate::callback::{BatchEnd, Callback, EpochEnd, FitContext, TrainBegin, Verbosity};
+use super::trainer::Trainer;
+use crate::callback::{Callback, Stop, Verbosity};
 use crate::error::{Error, Result};
-use crate::history::{EpochRecord, History};
-use crate::layer::Mode;
+use crate::history::History;
 use crate::loss::Loss;
 use crate::network::Network;
 use crate::optim::Optimizer;
-use crate::rng::Rng;
 use crate::shape::{Samples, Shape, Targets, TargetsRef};
 
 /// A training run being set up; returned by [`Model::fit`](super::Model::fit) and started
 /// with [`Fit::run`].
 ///
 /// Defaults follow Keras: 1 epoch, batches of 32, shuffled every epoch, no validation, a
-/// progress bar.
+/// progress bar, epochs numbered from 1.
 #[must_use = "nothing is trained until `.run()` is called"]
 pub struct Fit<'a, N: Network + ?Sized> {
     model: &'a mut N,
@@ -32,11 +27,13 @@ pub struct Fit<'a, N: Network + ?Sized> {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Settings {
-    epochs: usize,
-    batch_size: usize,
-    shuffle: bool,
-    verbosity: Verbosity,
+pub(super) struct Settings {
+    pub(super) epochs: usize,
+    pub(super) initial_epoch: usize,
+    pub(super) batch_size: usize,
+    pub(super) shuffle: bool,
+    pub(super) verbosity: Verbosity,
+    validation_split: Option<f64>,
 }
 
 impl<'a, N: Network + ?Sized> Fit<'a, N> {
@@ -47,17 +44,34 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
             validation: None,
             settings: Settings {
                 epochs: 1,
+                initial_epoch: 0,
                 batch_size: 32,
                 shuffle: true,
                 verbosity: Verbosity::default(),
+                validation_split: None,
             },
             callbacks: Vec::new(),
         }
     }
 
-    /// Number of passes over the training set (default 1; 0 trains nothing).
+    /// The number of the last epoch to train (default 1). Without
+    /// [`Fit::initial_epoch`] this is the number of passes over the training set; 0 trains
+    /// nothing.
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.settings.epochs = epochs;
+        self
+    }
+
+    /// Counts `initial_epoch` epochs as done, as Keras's `initial_epoch` does: the run
+    /// trains epochs `initial_epoch + 1` to [`Fit::epochs`], numbered so in the history,
+    /// the progress output and the callbacks (nothing when `epochs <= initial_epoch`).
+    /// Default 0.
+    ///
+    /// To resume from a checkpoint, pass the epoch that
+    /// [`Model::load_checkpoint`](super::Model::load_checkpoint) returns: with the same
+    /// data and settings the run then continues bit for bit as if it had never stopped.
+    pub fn initial_epoch(mut self, initial_epoch: usize) -> Self {
+        self.settings.initial_epoch = initial_epoch;
         self
     }
 
@@ -91,6 +105,19 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
         self
     }
 
+    /// Holds out the last `fraction` of the samples (and their targets) as validation data,
+    /// as Keras's `validation_split` does: the first `floor(n · (1 − fraction))` samples
+    /// are trained on, the rest are evaluated after every epoch, reported as `val_loss`
+    /// and `val_accuracy`. The split is taken before shuffling, so the same samples are
+    /// held out in every epoch (shuffle the data beforehand if it is sorted).
+    ///
+    /// `fit` fails with [`Error::InvalidConfig`] for a fraction outside (0, 1), for one
+    /// that leaves either part empty, and when [`Fit::validation_data`] is also given.
+    pub fn validation_split(mut self, fraction: f64) -> Self {
+        self.settings.validation_split = Some(fraction);
+        self
+    }
+
     /// How much to print (default [`Verbosity::ProgressBar`]).
     pub fn verbose(mut self, verbosity: Verbosity) -> Self {
         self.settings.verbosity = verbosity;
@@ -108,7 +135,9 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// Everything is checked before any weight changes; on such an error the model is as
     /// it was. Fails with
     /// - [`Error::NotCompiled`] before `compile`,
-    /// - [`Error::InvalidConfig`] for a batch size of 0 or bad optimiser settings,
+    /// - [`Error::InvalidConfig`] for a batch size of 0, bad optimiser settings, a bad
+    ///   validation split, or a callback's bad settings,
+    /// - [`Error::UnknownMetric`] when a callback watches a metric the run does not report,
     /// - [`Error::EmptySet`], [`Error::LengthMismatch`], [`Error::TargetKind`],
     ///   [`Error::LabelOutOfRange`], [`Error::NonFiniteTarget`] or
     ///   [`Error::NonFiniteInput`] for the training or the validation set, naming the set
@@ -116,13 +145,18 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     ///   over the data per call).
     ///
     /// During training, it stops at the first batch that goes wrong, before that batch's
-    /// update, and keeps the updates of the batches before it (as Keras's
-    /// `TerminateOnNaN` does); the history of the epochs so far is not returned. It fails
-    /// with
+    /// update, and keeps the updates of the batches before it. It fails with
     /// - [`Error::NonFiniteLoss`] when a batch's loss is NaN or infinite,
     /// - [`Error::NonFiniteGradient`] when the loss is finite but a parameter gradient is
     ///   not, naming the tensor (`conv2d/kernel`). Every gradient is checked before each
-    ///   update, in one pass that allocates nothing beyond the layers' parameter lists.
+    ///   update, in one pass that allocates nothing beyond the layers' parameter lists,
+    ///
+    /// and the history of the epochs so far is then not returned. With a
+    /// [`TerminateOnNan`](crate::callback::TerminateOnNan) callback (Keras's
+    /// `TerminateOnNaN`) training instead ends there gracefully and the history is
+    /// returned, its last epoch showing the non-finite loss and
+    /// [`History::stop_reason`] saying what happened. An error returned by a callback
+    /// also ends training with that error.
     ///
     /// # Sparse cross-entropy and softmax
     /// [`SparseCategoricalCrossentropy`](crate::loss::SparseCategoricalCrossentropy) (and
@@ -134,8 +168,37 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// its outputs are not probabilities and a clipped output gets no gradient, so such a
     /// model trains poorly.
     pub fn run(mut self) -> Result<History> {
+        self.split()?;
         self.check()?;
         self.train()
+    }
+
+    /// Replaces the training set by its two parts when a validation split was asked for.
+    fn split(&mut self) -> Result<()> {
+        let Some(fraction) = self.settings.validation_split else {
+            return Ok(());
+        };
+        if self.validation.is_some() {
+            let reason = "give either `validation_data` or `validation_split`, not both";
+            return Err(Error::config("validation_split", reason));
+        }
+        let samples = self.train.x.nrows();
+        if samples == 0 {
+            return Err(Error::EmptySet { what: "training" });
+        }
+        // Splitting targets of another count would cut them at the wrong sample.
+        if self.train.y.len() != samples {
+            return Err(Error::LengthMismatch {
+                set: "training",
+                inputs: samples,
+                targets: self.train.y.len(),
+            });
+        }
+        let at = split_point(samples, fraction)?;
+        let (train, validation) = self.train.split_at(at);
+        self.train = train;
+        self.validation = Some(validation);
+        Ok(())
     }
 
     /// Every check on the settings and the data, against the compiled loss and optimiser.
@@ -164,13 +227,14 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
             mut callbacks,
         } = self;
         let (mut layers, runtime) = model.parts_mut();
-        let (buffers, compiled, shuffle) = runtime.split();
-        let compiled = compiled.ok_or(Error::NotCompiled { call: "fit" })?;
+        let parts = runtime.parts();
+        let compiled = parts.compiled.ok_or(Error::NotCompiled { call: "fit" })?;
         let (optimizer, loss) = (&mut *compiled.optimizer, &*compiled.loss);
 
         let largest = train.x.nrows().max(validation.map_or(0, |v| v.x.nrows()));
         let rows = settings.batch_size.min(largest);
-        let chain = Chain::new::<N::Input, N::Output>(&mut layers, buffers, rows, Some(loss))?;
+        let chain =
+            Chain::new::<N::Input, N::Output>(&mut layers, parts.buffers, rows, Some(loss))?;
 
         let mut printer = settings.verbosity.callback();
         let mut hooks: Vec<&mut dyn Callback> = Vec::new();
@@ -185,12 +249,36 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
             chain,
             loss,
             optimizer,
+            shuffle: parts.shuffle,
+            epoch: parts.epoch,
+            model: N::NAME,
             hooks,
-            stop: false,
+            stop: Stop::default(),
             settings,
         };
-        trainer.run(&train, validation.as_ref(), shuffle)
+        trainer.run(&train, validation.as_ref())
     }
+}
+
+/// The number of training samples when `fraction` of `samples` is held out for
+/// validation, as Keras computes it: `floor(samples · (1 − fraction))`.
+///
+/// Fails unless `fraction` lies in (0, 1) and both parts get at least one sample.
+fn split_point(samples: usize, fraction: f64) -> Result<usize> {
+    if !(fraction > 0.0 && fraction < 1.0) {
+        let reason = format!("must lie strictly between 0 and 1, got {fraction}");
+        return Err(Error::config("validation_split", reason));
+    }
+    let at = (samples as f64 * (1.0 - fraction)).floor() as usize;
+    if at == 0 || at >= samples {
+        let reason = format!(
+            "{fraction} of {samples} samples leaves {at} for training and {} for validation; \
+             each part needs at least one",
+            samples - at.min(samples)
+        );
+        return Err(Error::config("validation_split", reason));
+    }
+    Ok(at)
 }
 
 /// Every check `fit` makes before touching weights.
@@ -209,179 +297,4 @@ fn check_all(
         check_set("validation", set.x, set.y, classes, loss)?;
     }
     Ok(())
-}
-
-/// The state of one `fit` call.
-struct Trainer<'m, 'l, 'c> {
-    chain: Chain<'m, 'l>,
-    loss: &'m dyn Loss,
-    optimizer: &'m mut dyn Optimizer,
-    hooks: Vec<&'c mut dyn Callback>,
-    stop: bool,
-    settings: Settings,
-}
-
-impl Trainer<'_, '_, '_> {
-    fn run(
-        &mut self,
-        train: &Set<'_>,
-        validation: Option<&Set<'_>>,
-        rng: &mut Rng,
-    ) -> Result<History> {
-        let info = self.train_begin(train, validation);
-        self.notify(|hook, ctx| hook.on_train_begin(&info, ctx));
-
-        // One buffer for the visiting order, reshuffled in place every epoch.
-        let mut order: Vec<usize> = (0..train.x.nrows()).collect();
-        let mut history = History::new();
-        for epoch in 1..=self.settings.epochs {
-            if self.stop {
-                break;
-            }
-            let started = Instant::now();
-            self.notify(|hook, ctx| hook.on_epoch_begin(epoch, ctx));
-            if self.settings.shuffle {
-                shuffle(&mut order, rng);
-            }
-
-            let (record, batches) = self.epoch(epoch, train, validation, &order)?;
-            let seconds = started.elapsed().as_secs_f64();
-            let end = EpochEnd {
-                record: &record,
-                epochs: self.settings.epochs,
-                batches,
-                seconds,
-            };
-            self.notify(|hook, ctx| hook.on_epoch_end(&end, ctx));
-            history.push(record, seconds);
-        }
-
-        self.notify(|hook, ctx| hook.on_train_end(&history, ctx));
-        Ok(history)
-    }
-
-    fn train_begin(&self, train: &Set<'_>, validation: Option<&Set<'_>>) -> TrainBegin {
-        let samples = train.x.nrows();
-        TrainBegin {
-            epochs: self.settings.epochs,
-            samples,
-            batch_size: self.settings.batch_size,
-            batches: samples.div_ceil(self.settings.batch_size),
-            validation_samples: validation.map_or(0, |v| v.x.nrows()),
-            classification: self.loss.is_classification(),
-        }
-    }
-
-    /// One pass over `order`, then validation. Returns the record and the batches run
-    /// (fewer than all when a callback stopped training).
-    fn epoch(
-        &mut self,
-        epoch: usize,
-        train: &Set<'_>,
-        validation: Option<&Set<'_>>,
-        order: &[usize],
-    ) -> Result<(EpochRecord, usize)> {
-        let classification = self.loss.is_classification();
-        let mut totals = Totals::default();
-        let mut batches = 0;
-        for (index, picked) in order.chunks(self.settings.batch_size).enumerate() {
-            let score = self.train_batch(train, picked, epoch, index + 1)?;
-            totals.add(score, picked.len());
-            batches += 1;
-
-            let info = BatchEnd {
-                epoch,
-                batch: index + 1,
-                batches: order.len().div_ceil(self.settings.batch_size),
-                seen: totals.seen,
-                samples: order.len(),
-                loss: totals.mean_loss(),
-                accuracy: classification.then(|| totals.accuracy()),
-            };
-            self.notify(|hook, ctx| hook.on_batch_end(&info, ctx));
-            if self.stop {
-                break;
-            }
-        }
-
-        let val = match validation {
-            Some(set) => Some(evaluate_set(
-                &mut self.chain,
-                self.loss,
-                set,
-                self.settings.batch_size,
-            )?),
-            None => None,
-        };
-        let record = EpochRecord {
-            epoch,
-            loss: totals.mean_loss(),
-            accuracy: classification.then(|| totals.accuracy()),
-            val_loss: val.map(|v| v.loss),
-            val_accuracy: val.and_then(|v| v.accuracy),
-        };
-        Ok((record, batches))
-    }
-
-    /// One gradient step on the samples `picked` of `train`: zero the gradients, forward in
-    /// training mode, loss and its gradient, backward, update. A non-finite loss or
-    /// gradient stops before the update.
-    fn train_batch(
-        &mut self,
-        train: &Set<'_>,
-        picked: &[usize],
-        epoch: usize,
-        batch: usize,
-    ) -> Result<BatchScore> {
-        let (chain, loss, optimizer) = (&mut self.chain, self.loss, &mut *self.optimizer);
-        on_pool(|| {
-            let rows = picked.len();
-            chain.load(train, Rows::Picked(picked), true);
-            chain.zero_grads();
-            chain.forward_for_loss(rows, Mode::Train);
-
-            let score = chain.score(loss, rows, true)?;
-            if !score.loss.is_finite() {
-                return Err(Error::NonFiniteLoss {
-                    epoch,
-                    batch,
-                    value: score.loss,
-                });
-            }
-
-            chain.backward(rows);
-            if let Some(tensor) = chain.non_finite_grad() {
-                return Err(Error::NonFiniteGradient {
-                    epoch,
-                    batch,
-                    tensor,
-                });
-            }
-            chain.step(optimizer);
-            Ok(score)
-        })
-    }
-
-    /// Calls `event` on every hook with a context over the model.
-    fn notify(&mut self, mut event: impl FnMut(&mut dyn Callback, &mut FitContext<'_, '_>)) {
-        let mut ctx = FitContext::new(self.chain.layers, self.optimizer, &mut self.stop);
-        for hook in self.hooks.iter_mut() {
-            event(&mut **hook, &mut ctx);
-        }
-    }
-}
-
-/// Puts a fresh random permutation of `0..order.len()` into `order` (Fisher–Yates).
-///
-/// Starting from the identity every time makes the permutation depend only on the stream,
-/// not on the previous epoch's order. Draws are `u64`, so the permutation is the same on
-/// 32- and 64-bit targets.
-fn shuffle(order: &mut [usize], rng: &mut Rng) {
-    for (i, slot) in order.iter_mut().enumerate() {
-        *slot = i;
-    }
-    for i in (1..order.len()).rev() {
-        let j = rng.random_range(0..=i as u64) as usize;
-        order.swap(i, j);
-    }
 }

@@ -42,9 +42,12 @@ mod monte_carlo;
 #[cfg(test)]
 mod nonfinite_tests;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+mod trainer;
+#[cfg(test)]
+mod workflow_tests;
 
 pub use fit::Fit;
 pub use monte_carlo::McPrediction;
@@ -180,6 +183,72 @@ pub trait Model: Network {
     /// error the model is left unchanged.
     fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         crate::weights::load(self, path.as_ref())
+    }
+
+    /// Writes a checkpoint to `path`: the weights, the optimiser's state (Adam's `m`, `v`
+    /// and step count, SGD's velocities, the learning rate), the position of every random
+    /// stream training draws from (shuffling, dropout masks) and the last epoch trained
+    /// ([`Runtime::epoch`](crate::Runtime::epoch)). See [`crate::checkpoint`] for the
+    /// format.
+    ///
+    /// The file is written beside `path` under a temporary name, synced and renamed over
+    /// `path`, so a crash or a full disk during the save leaves the previous checkpoint
+    /// readable.
+    ///
+    /// # Errors
+    /// [`Error::NotCompiled`](crate::Error::NotCompiled) before `compile` (there is no
+    /// optimiser state to save); [`Error::Io`](crate::Error::Io) naming `path` when it
+    /// cannot be written.
+    fn save_checkpoint(&self, path: impl AsRef<Path>) -> Result<()> {
+        let runtime = self.runtime();
+        let optimizer = runtime.optimizer().ok_or(crate::Error::NotCompiled {
+            call: "save_checkpoint",
+        })?;
+        let shuffle = runtime.shuffle_stream();
+        let snapshot = crate::checkpoint::Snapshot {
+            model: Self::NAME,
+            layers: self.layers(),
+            optimizer,
+            shuffle: &shuffle,
+            epoch: runtime.epoch(),
+        };
+        crate::checkpoint::save(&snapshot, path.as_ref())
+    }
+
+    /// Reads a checkpoint written by [`Model::save_checkpoint`] or a
+    /// [`ModelCheckpoint`](crate::callback::ModelCheckpoint) callback into the model and its
+    /// compiled optimiser, and returns the checkpoint's epoch, to be passed to
+    /// [`Fit::initial_epoch`] so the run resumes where it stopped:
+    ///
+    /// ```text
+    /// model.compile(Adam::default(), SparseCategoricalCrossentropy);
+    /// let epoch = model.load_checkpoint("run.ckpt")?;
+    /// model.fit(&x, &y).epochs(8).initial_epoch(epoch).run()?;
+    /// ```
+    ///
+    /// The optimiser must be compiled beforehand, of the same kind as the saved one; its
+    /// settings other than the learning rate (Adam's betas, SGD's momentum) come from
+    /// `compile`, its state and learning rate from the file. Everything is checked before
+    /// anything changes: on any error the model, the optimiser and the random streams are
+    /// left exactly as they were.
+    ///
+    /// # Errors
+    /// - [`Error::NotCompiled`](crate::Error::NotCompiled) before `compile`;
+    /// - [`Error::Io`](crate::Error::Io) when the file cannot be read,
+    ///   [`Error::WeightFile`](crate::Error::WeightFile) when it is larger than any
+    ///   checkpoint of this model can be;
+    /// - [`Error::Checkpoint`](crate::Error::Checkpoint) with a
+    ///   [`CheckpointProblem`](crate::error::CheckpointProblem) saying what is wrong: a
+    ///   truncated file, a corrupt header, data that fails its checksum, a weight file or
+    ///   another file rather than a checkpoint, another optimiser, a bad entry, or a random
+    ///   stream missing or extra (another architecture);
+    /// - [`Error::MissingTensor`](crate::Error::MissingTensor),
+    ///   [`Error::TensorShape`](crate::Error::TensorShape),
+    ///   [`Error::TensorDtype`](crate::Error::TensorDtype) or
+    ///   [`Error::UnexpectedTensor`](crate::Error::UnexpectedTensor) naming the first
+    ///   weight or optimiser tensor that does not fit (another architecture).
+    fn load_checkpoint(&mut self, path: impl AsRef<Path>) -> Result<usize> {
+        crate::checkpoint::load(self, path.as_ref())
     }
 }
 

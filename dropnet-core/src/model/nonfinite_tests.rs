@@ -9,7 +9,7 @@ use ndarray::ArrayD;
 use super::testing::{bars, clusters, Net, TinyCnn};
 use super::Model;
 use crate::activation::{Relu, Softmax};
-use crate::callback::Verbosity;
+use crate::callback::{TerminateOnNan, Verbosity};
 use crate::error::Error;
 use crate::layer::Layer;
 use crate::network::Network;
@@ -271,5 +271,69 @@ fn nan_loss_stops_training_and_keeps_the_earlier_updates() {
     assert_eq!(
         bits(&net.weights()),
         after_clean_batches(reference, &x, &y, 2)
+    );
+}
+
+#[test]
+fn terminate_on_nan_ends_training_with_the_history_and_the_reason() {
+    let (x, y) = clusters(30, 1);
+    let nan = poisoned(&x, 25, 1, f32::NAN);
+    let mut net: Net = Net::new(1);
+    net.compile(Adam::new(0.01), crate::loss::SparseCategoricalCrossentropy);
+    let mut terminate = TerminateOnNan::new();
+
+    let history = net
+        .fit(&nan, &y)
+        .epochs(3)
+        .batch_size(10)
+        .shuffle(false)
+        .callback(&mut terminate)
+        .verbose(Verbosity::Silent)
+        .train()
+        .unwrap();
+
+    assert_eq!(history.len(), 1, "training ended in the first epoch");
+    assert!(history.records()[0].loss.is_nan(), "{history:?}");
+    let reason = "loss is NaN at epoch 1, batch 3; training stopped";
+    assert_eq!(history.stop_reason(), Some(reason));
+    assert_eq!(terminate.stopped(), Some(reason));
+    let mut reference: Net = Net::new(1);
+    reference.compile(Adam::new(0.01), crate::loss::SparseCategoricalCrossentropy);
+    assert_eq!(
+        bits(&net.weights()),
+        after_clean_batches(reference, &x, &y, 2),
+        "the bad batch's update was not applied"
+    );
+}
+
+#[test]
+fn terminate_on_nan_also_ends_training_at_a_non_finite_gradient() {
+    let (x, y) = bars(30, 1);
+    let nan = poisoned(&x, 25, 14, f32::NAN);
+    let mut cnn = relu_cnn(4);
+    let mut terminate = TerminateOnNan::new();
+
+    let history = cnn
+        .fit(&nan, &y)
+        .epochs(2)
+        .batch_size(10)
+        .shuffle(false)
+        .callback(&mut terminate)
+        .verbose(Verbosity::Silent)
+        .train()
+        .unwrap();
+
+    assert_eq!(history.len(), 1);
+    assert!(history.records()[0].loss.is_finite());
+    assert!(
+        history
+            .stop_reason()
+            .unwrap()
+            .starts_with("the gradient of `conv2d/kernel`"),
+        "{history:?}"
+    );
+    assert_eq!(
+        bits(&cnn.weights()),
+        after_clean_batches(relu_cnn(4), &x, &y, 2)
     );
 }

@@ -7,7 +7,7 @@ use super::testing::{bars, clusters, MnistCnn, Net, TinyCnn};
 use super::Model;
 use crate::activation::{Activation, Linear, Sigmoid, Softmax};
 use crate::callback::{BatchEnd, Callback, EpochEnd, FitContext, TrainBegin, Verbosity};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::layer::{Layer, Mode};
 use crate::loss::{CategoricalCrossentropy, Loss, MeanSquaredError, SparseCategoricalCrossentropy};
 use crate::network::Network;
@@ -376,24 +376,27 @@ struct Recorder {
 }
 
 impl Callback for Recorder {
-    fn on_train_begin(&mut self, info: &TrainBegin, _ctx: &mut FitContext<'_, '_>) {
+    fn on_train_begin(&mut self, info: &TrainBegin, _ctx: &mut FitContext<'_, '_>) -> Result<()> {
         self.events
             .push(format!("begin {} {}", info.samples, info.batches));
+        Ok(())
     }
 
-    fn on_epoch_begin(&mut self, epoch: usize, _ctx: &mut FitContext<'_, '_>) {
+    fn on_epoch_begin(&mut self, epoch: usize, _ctx: &mut FitContext<'_, '_>) -> Result<()> {
         self.events.push(format!("epoch {epoch}"));
+        Ok(())
     }
 
-    fn on_batch_end(&mut self, batch: &BatchEnd, ctx: &mut FitContext<'_, '_>) {
+    fn on_batch_end(&mut self, batch: &BatchEnd, ctx: &mut FitContext<'_, '_>) -> Result<()> {
         self.events
             .push(format!("batch {} {}", batch.batch, batch.seen));
         if self.stop_after_batch == Some(batch.batch) {
             ctx.stop_training();
         }
+        Ok(())
     }
 
-    fn on_epoch_end(&mut self, epoch: &EpochEnd<'_>, ctx: &mut FitContext<'_, '_>) {
+    fn on_epoch_end(&mut self, epoch: &EpochEnd<'_>, ctx: &mut FitContext<'_, '_>) -> Result<()> {
         self.events
             .push(format!("end {} {}", epoch.record.epoch, epoch.batches));
         let halved = ctx.optimizer().learning_rate() / 2.0;
@@ -402,6 +405,7 @@ impl Callback for Recorder {
         if self.stop_after_epoch == Some(epoch.record.epoch) {
             ctx.stop_training();
         }
+        Ok(())
     }
 }
 

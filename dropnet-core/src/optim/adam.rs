@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Zip};
 
-use super::{check_learning_rate, check_unit, slot_state, Optimizer};
+use super::{check_learning_rate, check_unit, slot_state, store_state, stored_state, Optimizer};
 use crate::error::{Error, Result};
 use crate::layer::Param;
 
@@ -134,6 +134,34 @@ impl Optimizer for Adam {
                 *v += (g * g - *v) * keep2;
                 *w -= (*m * alpha) / (v.sqrt() + eps);
             });
+    }
+
+    fn state_names(&self) -> Vec<&'static str> {
+        vec!["m", "v"]
+    }
+
+    fn state(&self, name: &str, slot: usize) -> Option<&ArrayD<f32>> {
+        match name {
+            "m" => stored_state(&self.m, slot),
+            "v" => stored_state(&self.v, slot),
+            _ => None,
+        }
+    }
+
+    fn set_state(&mut self, name: &str, slot: usize, value: ArrayD<f32>) {
+        match name {
+            "m" => store_state(&mut self.m, slot, value),
+            "v" => store_state(&mut self.v, slot, value),
+            _ => {}
+        }
+    }
+
+    fn iterations(&self) -> u64 {
+        self.t
+    }
+
+    fn set_iterations(&mut self, iterations: u64) {
+        self.t = iterations;
     }
 }
 

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Zip};
 
-use super::{check_learning_rate, check_unit, slot_state, Optimizer};
+use super::{check_learning_rate, check_unit, slot_state, store_state, stored_state, Optimizer};
 use crate::error::Result;
 use crate::layer::Param;
 
@@ -29,6 +29,7 @@ pub struct Sgd {
     momentum: f32,
     nesterov: bool,
     velocity: Vec<ArrayD<f32>>,
+    iterations: u64,
 }
 
 impl Default for Sgd {
@@ -45,6 +46,7 @@ impl Sgd {
             momentum: 0.0,
             nesterov: false,
             velocity: vec![],
+            iterations: 0,
         }
     }
 
@@ -79,6 +81,10 @@ impl Optimizer for Sgd {
         check_unit("momentum", self.momentum)
     }
 
+    fn begin_step(&mut self) {
+        self.iterations += 1;
+    }
+
     fn update(&mut self, slot: usize, param: &mut Param) {
         let (lr, momentum) = (self.learning_rate, self.momentum);
         if momentum == 0.0 {
@@ -101,6 +107,35 @@ impl Optimizer for Sgd {
                     *vel
                 };
             });
+    }
+
+    /// `velocity` with momentum; none without, as plain descent keeps no state.
+    fn state_names(&self) -> Vec<&'static str> {
+        if self.momentum == 0.0 {
+            Vec::new()
+        } else {
+            vec!["velocity"]
+        }
+    }
+
+    fn state(&self, name: &str, slot: usize) -> Option<&ArrayD<f32>> {
+        (name == "velocity")
+            .then(|| stored_state(&self.velocity, slot))
+            .flatten()
+    }
+
+    fn set_state(&mut self, name: &str, slot: usize, value: ArrayD<f32>) {
+        if name == "velocity" {
+            store_state(&mut self.velocity, slot, value);
+        }
+    }
+
+    fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    fn set_iterations(&mut self, iterations: u64) {
+        self.iterations = iterations;
     }
 }
 
