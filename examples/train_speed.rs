@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example train_speed -- [--cnn-epochs 3] [--lstm-epochs 5]
-//!                                              [--batch-size 32]
+//!                                              [--batch-size 32] [--data DIR]
 //! ```
 //!
 //! Each epoch is timed from the start to the end of its training steps (no validation), the
@@ -10,7 +10,9 @@
 //! the figures are medians over the later ones. Useful work is counted as in the reference
 //! scripts: a forward pass of every layer, plus a backward pass that computes weight and input
 //! gradients everywhere except the input gradient of the first layer. The last line is
-//! `result: cnn_epoch_s=… lstm_epoch_s=… cnn_gflops=…`.
+//! `result: cnn_epoch_s=… lstm_epoch_s=… cnn_gflops=…`, after a line with the peak resident
+//! memory of the whole run where the system reports it. `bench/compare.sh` runs this example
+//! side by side with Keras and PyTorch.
 
 use anyhow::Context;
 use clap::Parser;
@@ -53,6 +55,9 @@ struct Args {
     /// Samples per gradient step, for both models.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Folder holding `mnist/` and `co2/` (default: the repository's `data`).
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
 }
 
 /// Floating-point operations of one training step of the seed CNN, per sample.
@@ -68,6 +73,14 @@ fn cnn_flops_per_sample() -> f64 {
     forward + conv1 + 2.0 * (conv2 + dense)
 }
 
+/// The peak resident memory of this process in MB, where the system reports it (Linux).
+fn peak_resident_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes / 1024.0)
+}
+
 /// Median of the epoch times after the first.
 fn median_after_first(seconds: &[f64]) -> f64 {
     let mut later = seconds.get(1..).unwrap_or_default().to_vec();
@@ -79,9 +92,12 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.cnn_epochs >= 2, "--cnn-epochs must be at least 2");
     anyhow::ensure!(args.lstm_epochs >= 2, "--lstm-epochs must be at least 2");
-    let root = env!("CARGO_MANIFEST_DIR");
+    let root = args
+        .data
+        .clone()
+        .unwrap_or_else(|| [env!("CARGO_MANIFEST_DIR"), "data"].iter().collect());
 
-    let data = mnist::load(format!("{root}/data/mnist")).context("loading data/mnist")?;
+    let data = mnist::load(root.join("mnist")).context("loading the MNIST digits")?;
     let mut cnn = SeedCnn::new(42);
     cnn.compile(Adam::default(), SparseCategoricalCrossentropy);
     let history = cnn
@@ -107,7 +123,7 @@ fn main() -> anyhow::Result<()> {
     let series = CsvSeries::column("co2")
         .dates("date")
         .gaps(Gaps::Interpolate)
-        .read(format!("{root}/data/co2/co2.csv"))?;
+        .read(root.join("co2").join("co2.csv"))?;
     let split = series.split_index(0.8)?;
     let scaling = Scaling::change(&series.values()[..split])?;
     let (train, _) = series.windows::<52>(1, &scaling)?.split_at(split);
@@ -125,6 +141,9 @@ fn main() -> anyhow::Result<()> {
         train.len() as f64 / lstm_epoch
     );
 
+    if let Some(peak) = peak_resident_mb() {
+        println!("memory: peak resident {peak:.0} MB");
+    }
     println!(
         "result: cnn_epoch_s={cnn_epoch:.3} lstm_epoch_s={lstm_epoch:.3} \
          cnn_gflops={cnn_gflops:.1}"

@@ -51,6 +51,89 @@ pub trait Activation: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     /// # Shapes
     /// `output` and `grad` are both `[rows, units]`.
     fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>);
+
+    /// Replaces each pre-activation `z` of `values` by `f(z + bias)`, the bias taken per
+    /// unit. Element-wise activations do it in one pass over `values`, which is what a
+    /// layer's forward pass costs beyond its matrix product.
+    ///
+    /// # Shapes
+    /// `values`: `[rows, N]` row-major; `bias`: `[N]`.
+    #[inline(always)]
+    fn apply_with_bias<const N: usize>(values: &mut [f32], bias: &[f32; N]) {
+        add_bias(values, bias);
+        Self::apply(matrix_mut(values, N));
+    }
+
+    /// [`Activation::backward`] on row-major slices, also adding the column sums of the
+    /// resulting pre-activation gradient (the bias gradient) to `sums`, row after row.
+    /// Element-wise activations do it in one pass.
+    ///
+    /// # Shapes
+    /// `output`, `grad`: `[rows, N]` row-major; `sums`: `[N]`.
+    fn backward_with_sums<const N: usize>(output: &[f32], grad: &mut [f32], sums: &mut [f32; N]) {
+        let output = ArrayView2::from_shape((output.len() / N, N), output)
+            .expect("output holds whole rows of units");
+        Self::backward(output, matrix_mut(grad, N));
+        add_rows(grad, sums);
+    }
+}
+
+/// Adds `bias` (`[N]`) to every row of `values` (`[rows, N]`, row-major).
+#[inline(always)]
+fn add_bias<const N: usize>(values: &mut [f32], bias: &[f32; N]) {
+    map_with_bias(values, bias, |z| z);
+}
+
+/// Adds every row of `values` (`[rows, N]`, row-major) to `sums` (`[N]`), in row order.
+#[inline(always)]
+fn add_rows<const N: usize>(values: &[f32], sums: &mut [f32; N]) {
+    // The running sums stay in a local array, which the compiler keeps in registers:
+    // adding into memory row after row made each row wait for the previous row's store.
+    let mut running = *sums;
+    for row in values.chunks_exact(N) {
+        let row: &[f32; N] = row.try_into().expect("N wide");
+        running.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+    }
+    *sums = running;
+}
+
+/// `values` as a `[rows, units]` matrix.
+fn matrix_mut(values: &mut [f32], units: usize) -> ArrayViewMut2<'_, f32> {
+    ArrayViewMut2::from_shape((values.len() / units, units), values)
+        .expect("values hold whole rows of units")
+}
+
+/// `values = f(values + bias)` in one pass, for an element-wise `f`.
+///
+/// Rows are taken whole, so the compiler runs the loop over the units in vector lanes.
+#[inline(always)]
+fn map_with_bias<const N: usize>(values: &mut [f32], bias: &[f32; N], f: impl Fn(f32) -> f32) {
+    for row in values.chunks_exact_mut(N) {
+        let row: &mut [f32; N] = row.try_into().expect("N wide");
+        row.iter_mut().zip(bias).for_each(|(v, &b)| *v = f(*v + b));
+    }
+}
+
+/// `grad *= df(output)` and `sums += Σ_rows grad` in one pass, for an element-wise `f`
+/// whose derivative `df` is written in terms of its output.
+#[inline(always)]
+fn scale_and_sum<const N: usize>(
+    output: &[f32],
+    grad: &mut [f32],
+    sums: &mut [f32; N],
+    df: impl Fn(f32, f32) -> f32,
+) {
+    // Running sums in a local array, as in `add_rows`.
+    let mut running = *sums;
+    for (g, y) in grad.chunks_exact_mut(N).zip(output.chunks_exact(N)) {
+        let (g, y): (&mut [f32; N], &[f32; N]) =
+            (g.try_into().expect("N wide"), y.try_into().expect("N wide"));
+        for ((g, &y), s) in g.iter_mut().zip(y).zip(running.iter_mut()) {
+            *g = df(*g, y);
+            *s += *g;
+        }
+    }
+    *sums = running;
 }
 
 /// The identity: `f(z) = z`.
@@ -104,55 +187,148 @@ impl Selu {
     pub const SCALE: f32 = 1.050_701;
 }
 
+/// An activation applied to each value on its own, given by its value and by its derivative
+/// written in terms of its output. Every such type is an [`Activation`].
+///
+/// Both functions run inside vectorised loops, so they should be branch-free selects and
+/// arithmetic that the compiler can inline.
+pub trait Pointwise: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
+    /// Which activation this is (its [`Activation::KIND`]).
+    const ACTIVATION_KIND: ActivationKind;
+
+    /// `y = f(z)`.
+    fn value(z: f32) -> f32;
+
+    /// The gradient `g` with respect to the output `y` taken back to the input:
+    /// `g · f′(z)`, written in terms of `y`.
+    fn grad(g: f32, y: f32) -> f32;
+}
+
+impl<P: Pointwise> Activation for P {
+    const KIND: ActivationKind = P::ACTIVATION_KIND;
+
+    fn apply(mut values: ArrayViewMut2<'_, f32>) {
+        values.mapv_inplace(P::value);
+    }
+
+    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
+        Zip::from(grad)
+            .and(output)
+            .for_each(|g, &y| *g = P::grad(*g, y));
+    }
+
+    #[inline(always)]
+    fn apply_with_bias<const N: usize>(values: &mut [f32], bias: &[f32; N]) {
+        map_with_bias(values, bias, P::value);
+    }
+
+    #[inline(always)]
+    fn backward_with_sums<const N: usize>(output: &[f32], grad: &mut [f32], sums: &mut [f32; N]) {
+        scale_and_sum(output, grad, sums, P::grad);
+    }
+}
+
 impl Activation for Linear {
     const KIND: ActivationKind = ActivationKind::Linear;
 
     fn apply(_values: ArrayViewMut2<'_, f32>) {}
 
     fn backward(_output: ArrayView2<'_, f32>, _grad: ArrayViewMut2<'_, f32>) {}
-}
 
-impl Activation for Relu {
-    const KIND: ActivationKind = ActivationKind::Relu;
-
-    fn apply(mut values: ArrayViewMut2<'_, f32>) {
-        values.mapv_inplace(|z| z.max(0.0));
+    #[inline(always)]
+    fn apply_with_bias<const N: usize>(values: &mut [f32], bias: &[f32; N]) {
+        add_bias(values, bias);
     }
 
-    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
-        // A select rather than a branch: the sign of `y` is unpredictable, and a
-        // mispredicted branch here cost a fifth of a training step.
-        Zip::from(grad)
-            .and(output)
-            .for_each(|g, &y| *g = if y > 0.0 { *g } else { 0.0 });
+    #[inline(always)]
+    fn backward_with_sums<const N: usize>(_output: &[f32], grad: &mut [f32], sums: &mut [f32; N]) {
+        add_rows(grad, sums);
     }
 }
 
-impl Activation for Sigmoid {
-    const KIND: ActivationKind = ActivationKind::Sigmoid;
+impl Pointwise for Relu {
+    const ACTIVATION_KIND: ActivationKind = ActivationKind::Relu;
 
-    fn apply(mut values: ArrayViewMut2<'_, f32>) {
-        values.mapv_inplace(|z| 1.0 / (1.0 + (-z).exp()));
+    #[inline(always)]
+    fn value(z: f32) -> f32 {
+        z.max(0.0)
     }
 
-    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
-        Zip::from(grad)
-            .and(output)
-            .for_each(|g, &y| *g *= y * (1.0 - y));
+    /// `g` where `y > 0`, else 0, as a bit mask: the sign of `y` is unpredictable, and a
+    /// mispredicted branch here once cost a fifth of a training step.
+    #[inline(always)]
+    fn grad(g: f32, y: f32) -> f32 {
+        let keep = 0_u32.wrapping_sub(u32::from(y > 0.0));
+        f32::from_bits(g.to_bits() & keep)
     }
 }
 
-impl Activation for Tanh {
-    const KIND: ActivationKind = ActivationKind::Tanh;
+impl Pointwise for Sigmoid {
+    const ACTIVATION_KIND: ActivationKind = ActivationKind::Sigmoid;
 
-    fn apply(mut values: ArrayViewMut2<'_, f32>) {
-        values.mapv_inplace(f32::tanh);
+    #[inline(always)]
+    fn value(z: f32) -> f32 {
+        1.0 / (1.0 + (-z).exp())
     }
 
-    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
-        Zip::from(grad)
-            .and(output)
-            .for_each(|g, &y| *g *= 1.0 - y * y);
+    #[inline(always)]
+    fn grad(g: f32, y: f32) -> f32 {
+        g * (y * (1.0 - y))
+    }
+}
+
+impl Pointwise for Tanh {
+    const ACTIVATION_KIND: ActivationKind = ActivationKind::Tanh;
+
+    #[inline(always)]
+    fn value(z: f32) -> f32 {
+        z.tanh()
+    }
+
+    #[inline(always)]
+    fn grad(g: f32, y: f32) -> f32 {
+        g * (1.0 - y * y)
+    }
+}
+
+impl Pointwise for Elu {
+    const ACTIVATION_KIND: ActivationKind = ActivationKind::Elu;
+
+    /// `exp_m1` keeps the small negative outputs accurate near zero.
+    #[inline(always)]
+    fn value(z: f32) -> f32 {
+        if z > 0.0 {
+            z
+        } else {
+            Self::ALPHA * z.exp_m1()
+        }
+    }
+
+    #[inline(always)]
+    fn grad(g: f32, y: f32) -> f32 {
+        g * if y > 0.0 { 1.0 } else { y + Self::ALPHA }
+    }
+}
+
+impl Pointwise for Selu {
+    const ACTIVATION_KIND: ActivationKind = ActivationKind::Selu;
+
+    #[inline(always)]
+    fn value(z: f32) -> f32 {
+        if z > 0.0 {
+            Self::SCALE * z
+        } else {
+            Self::SCALE * Self::ALPHA * z.exp_m1()
+        }
+    }
+
+    #[inline(always)]
+    fn grad(g: f32, y: f32) -> f32 {
+        g * if y > 0.0 {
+            Self::SCALE
+        } else {
+            y + Self::SCALE * Self::ALPHA
+        }
     }
 }
 
@@ -175,43 +351,6 @@ impl Activation for Softmax {
                 .and(&y)
                 .for_each(|g, &y| *g = y * (*g - dot));
         }
-    }
-}
-
-impl Activation for Elu {
-    const KIND: ActivationKind = ActivationKind::Elu;
-
-    fn apply(mut values: ArrayViewMut2<'_, f32>) {
-        // `exp_m1` keeps the small negative outputs accurate near zero.
-        values.mapv_inplace(|z| if z > 0.0 { z } else { Self::ALPHA * z.exp_m1() });
-    }
-
-    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
-        Zip::from(grad).and(output).for_each(|g, &y| {
-            *g *= if y > 0.0 { 1.0 } else { y + Self::ALPHA };
-        });
-    }
-}
-
-impl Activation for Selu {
-    const KIND: ActivationKind = ActivationKind::Selu;
-
-    fn apply(mut values: ArrayViewMut2<'_, f32>) {
-        let (scale, scaled_alpha) = (Self::SCALE, Self::SCALE * Self::ALPHA);
-        values.mapv_inplace(|z| {
-            if z > 0.0 {
-                scale * z
-            } else {
-                scaled_alpha * z.exp_m1()
-            }
-        });
-    }
-
-    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
-        let (scale, scaled_alpha) = (Self::SCALE, Self::SCALE * Self::ALPHA);
-        Zip::from(grad).and(output).for_each(|g, &y| {
-            *g *= if y > 0.0 { scale } else { y + scaled_alpha };
-        });
     }
 }
 
@@ -259,6 +398,60 @@ mod tests {
         check::<Softmax>(z.clone());
         check::<Elu>(z.clone());
         check::<Selu>(z);
+    }
+
+    /// The one-pass forms against the trait's two-pass defaults, which add the bias (or
+    /// sum the rows) separately around `apply` and `backward`, at every vector width.
+    fn check_fused<A: Activation>() {
+        let levels = crate::layers::vector::on_every_level(check_fused_once::<A>);
+        assert!(levels.iter().all(|l| *l == levels[0]), "{:?}", A::KIND);
+    }
+
+    /// One run of [`check_fused`]; returns the fused outputs and gradients.
+    #[inline(always)]
+    fn check_fused_once<A: Activation>() -> (Vec<f32>, Vec<f32>) {
+        let bias = [0.25_f32, -0.5, 1.0];
+        let z = array![[0.5_f32, -1.2, 2.0], [-0.3, 0.7, -2.5], [0.1, 0.2, -0.1]];
+        let mut fused = z.clone().into_raw_vec_and_offset().0;
+        A::apply_with_bias(&mut fused, &bias);
+        let mut two_pass = z + ndarray::aview1(&bias);
+        A::apply(two_pass.view_mut());
+        assert_eq!(
+            fused,
+            two_pass.iter().copied().collect::<Vec<_>>(),
+            "{:?}",
+            A::KIND
+        );
+
+        let grad = array![[0.3_f32, -0.1, 0.7], [1.1, 0.4, -0.9], [-0.2, 0.5, 0.8]];
+        let (mut fused_grad, mut sums) = (grad.clone().into_raw_vec_and_offset().0, [1.0; 3]);
+        A::backward_with_sums(&fused, &mut fused_grad, &mut sums);
+        let mut two_pass_grad = grad;
+        A::backward(two_pass.view(), two_pass_grad.view_mut());
+        let mut expected_sums = [1.0_f32; 3];
+        for row in two_pass_grad.rows() {
+            expected_sums
+                .iter_mut()
+                .zip(row)
+                .for_each(|(s, &g)| *s += g);
+        }
+        assert_eq!(
+            fused_grad,
+            two_pass_grad.iter().copied().collect::<Vec<_>>()
+        );
+        assert_eq!(sums, expected_sums, "{:?}", A::KIND);
+        (fused, fused_grad)
+    }
+
+    #[test]
+    fn one_pass_bias_and_sums_match_the_two_pass_forms_bit_for_bit() {
+        check_fused::<Linear>();
+        check_fused::<Relu>();
+        check_fused::<Sigmoid>();
+        check_fused::<Tanh>();
+        check_fused::<Softmax>();
+        check_fused::<Elu>();
+        check_fused::<Selu>();
     }
 
     #[test]

@@ -24,6 +24,32 @@ pub fn stream(seed: u64, name: &str, purpose: &str) -> Rng {
     Rng::seed_from_u64(splitmix64(key))
 }
 
+/// Fills `words` with the next `words.len()` 32-bit draws of `rng` and moves `rng` past
+/// them, exactly as one sequential `rng.fill(words)` would, with parts of the slice filled
+/// on rayon's threads.
+///
+/// ChaCha is a counter-mode stream: each task starts a copy of the generator at its own
+/// word position, so the numbers, and where the stream ends, depend neither on the number
+/// of threads nor on how the work was split.
+pub(crate) fn fill_parallel(rng: &mut Rng, words: &mut [u32]) {
+    use rand::Rng as _;
+    use rayon::prelude::*;
+
+    /// Words per task: large enough that a task costs more than handing it to a thread.
+    const CHUNK: usize = 1 << 14;
+    let start = rng.get_word_pos();
+    let shared = &*rng;
+    words
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(i, chunk)| {
+            let mut part = shared.clone();
+            part.set_word_pos(start + (i * CHUNK) as u128);
+            part.fill(chunk);
+        });
+    rng.set_word_pos(start + words.len() as u128);
+}
+
 /// FNV-1a over `bytes`, continuing from `hash`.
 fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
@@ -45,6 +71,27 @@ fn splitmix64(x: u64) -> u64 {
 mod tests {
     use super::*;
     use rand::Rng as _;
+
+    #[test]
+    fn parallel_fills_draw_what_one_sequential_fill_draws() {
+        // Lengths below, at and across the task size, and a fill after a partial word use.
+        for len in [0, 5, 1 << 14, 3 * (1 << 14) + 7] {
+            let (mut sequential, mut parallel) = (stream(3, "d", "x"), stream(3, "d", "x"));
+            let _: u32 = sequential.random();
+            let _: u32 = parallel.random();
+            let mut expected = vec![0_u32; len];
+            sequential.fill(&mut expected[..]);
+            let mut got = vec![0_u32; len];
+            fill_parallel(&mut parallel, &mut got);
+
+            assert_eq!(got, expected, "{len}");
+            assert_eq!(
+                parallel.random::<u64>(),
+                sequential.random::<u64>(),
+                "{len}"
+            );
+        }
+    }
 
     #[test]
     fn streams_differ_by_name_and_purpose_and_repeat_by_seed() {

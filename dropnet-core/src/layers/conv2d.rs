@@ -1,13 +1,15 @@
 //! 2-D convolution, channels-last, computed as im2col followed by a matrix product.
 
 use std::marker::PhantomData;
+use std::ops::Range;
 
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::matmul::matmul;
+use super::vector::vectorized;
 use super::{check_width, grad_matrix, param_matrix, prefix, row_major, with_reshaped};
-use crate::activation::{Activation, ActivationKind};
+use crate::activation::{Activation, ActivationKind, Linear};
 use crate::init;
 use crate::layer::{Layer, Param, Pass};
 use crate::rng;
@@ -52,11 +54,35 @@ struct Span {
 impl Span {
     /// For output position `out`: the kernel taps `first..end` that fall inside the input,
     /// and the input position `start` that tap 0 would read (negative inside the padding).
+    #[inline(always)]
     fn taps(self, out: usize) -> (usize, usize, isize) {
         let start = (out * self.stride) as isize - self.pad as isize;
         let first = (-start).max(0) as usize;
         let end = (self.input as isize - start).clamp(0, self.kernel as isize) as usize;
         (first.min(end), end, start)
+    }
+}
+
+/// The runs of one patch row: for each kernel row `kh`, the `len` values from patch offset
+/// `tap + kh · tap_step` equal the input values from `input + kh · input_step`.
+#[derive(Debug, Clone)]
+struct Runs {
+    kh: Range<usize>,
+    tap: usize,
+    tap_step: usize,
+    input: isize,
+    input_step: usize,
+    len: usize,
+}
+
+impl Runs {
+    /// `(patch offset, input offset, len)` of each run, within the row and the batch.
+    #[inline(always)]
+    fn iter(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.kh.clone().map(move |kh| {
+            let input = self.input + (kh * self.input_step) as isize;
+            (self.tap + kh * self.tap_step, input as usize, self.len)
+        })
     }
 }
 
@@ -84,8 +110,8 @@ impl Geometry {
         self.height.output * self.width.output
     }
 
-    /// Calls `copy(patch_offset, input_offset, len)` for every run of values that a patch
-    /// row shares with the input.
+    /// Calls `visit(row, runs)` for every patch row in order, `runs` being the runs of
+    /// values the row shares with the input.
     ///
     /// Buffers (row-major):
     /// - input `[batch, height, width, channels]`
@@ -95,8 +121,9 @@ impl Geometry {
     /// For a fixed kernel row `kh`, the taps that fall inside the input read neighbouring
     /// pixels of one input row, and channels are innermost, so each (position, kh) pair is
     /// one contiguous run. Patch values outside every run belong to the zero padding.
-    fn for_each_run(&self, batch: usize, mut copy: impl FnMut(usize, usize, usize)) {
-        let (c, k_w) = (self.channels, self.width.kernel);
+    #[inline(always)]
+    fn for_each_row(&self, batch: usize, mut visit: impl FnMut(usize, Runs)) {
+        let c = self.channels;
         for b in 0..batch {
             for oh in 0..self.height.output {
                 let (kh_first, kh_end, ih_start) = self.height.taps(oh);
@@ -104,15 +131,37 @@ impl Geometry {
                     let (kw_first, kw_end, iw_start) = self.width.taps(ow);
                     let row = (b * self.height.output + oh) * self.width.output + ow;
                     let iw = (iw_start + kw_first as isize) as usize;
-                    for kh in kh_first..kh_end {
-                        let ih = (ih_start + kh as isize) as usize;
-                        let patch_offset = row * self.patch_len() + (kh * k_w + kw_first) * c;
-                        let input_offset = b * self.input_len() + (ih * self.width.input + iw) * c;
-                        copy(patch_offset, input_offset, (kw_end - kw_first) * c);
-                    }
+                    let runs = Runs {
+                        kh: kh_first..kh_end,
+                        // Tap and input offsets of the run of kernel row 0, which may lie
+                        // outside the input: only rows within `kh` are read.
+                        tap: kw_first * c,
+                        tap_step: self.width.kernel * c,
+                        input: (b * self.input_len()) as isize
+                            + (ih_start * self.width.input as isize + iw as isize) * c as isize,
+                        input_step: self.width.input * c,
+                        len: (kw_end - kw_first) * c,
+                    };
+                    visit(row, runs);
                 }
             }
         }
+    }
+
+    /// Calls `copy(patch_offset, input_offset, len)` for every run of values that a patch
+    /// row shares with the input, row after row (see [`Geometry::for_each_row`]).
+    #[inline(always)]
+    fn for_each_run(&self, batch: usize, mut copy: impl FnMut(usize, usize, usize)) {
+        let patch_len = self.patch_len();
+        self.for_each_row(
+            batch,
+            #[inline(always)]
+            |row, runs| {
+                for (tap, input, len) in runs.iter() {
+                    copy(row * patch_len + tap, input, len);
+                }
+            },
+        );
     }
 
     /// True when some patch values fall into the zero padding.
@@ -121,13 +170,24 @@ impl Geometry {
         !(inside(self.height) && inside(self.width))
     }
 
-    /// Fills `patches` from `input` (im2col). Shapes as in [`Geometry::for_each_run`].
+    /// Fills `patches` from `input` (im2col). Shapes as in [`Geometry::for_each_row`].
+    ///
+    /// Inlined into each layer, where the geometry is a constant: a run that spans the whole
+    /// kernel width is then a copy of known length, which compiles to a few moves instead
+    /// of a library call per run (most of the time of im2col on a grey image, whose runs are
+    /// three values long).
+    #[inline(always)]
     fn im2col(&self, input: &[f32], batch: usize, patches: &mut [f32]) {
         if self.has_padding() {
             patches.fill(0.0);
         }
+        let full = self.width.kernel * self.channels;
         self.for_each_run(batch, |p, i, len| {
-            patches[p..p + len].copy_from_slice(&input[i..i + len]);
+            if len == full {
+                patches[p..p + full].copy_from_slice(&input[i..i + full]);
+            } else {
+                patches[p..p + len].copy_from_slice(&input[i..i + len]);
+            }
         });
     }
 
@@ -143,6 +203,14 @@ impl Geometry {
         });
     }
 }
+
+/// In forward, patches of at most this many values (kernel taps times input channels) are
+/// multiplied by the kernel directly from the input, with no patch matrix: a first layer
+/// over grey or colour pixels has 9 or 27 values per patch, and a matrix product that
+/// shallow spends more time packing its operands and storing its output tiles than
+/// multiplying. Backward always builds the patches: the kernel gradient sums over every
+/// position of the block, a deep product the matrix multiply does well.
+const THIN_PATCH: usize = 32;
 
 /// A batch is cut into at least this many blocks, and into a multiple of it, so that two or
 /// four cores share even a small batch evenly.
@@ -173,15 +241,6 @@ fn scratches(blocks: &mut Vec<BlockScratch>, n: usize) -> &mut [BlockScratch] {
 fn add_shares<'a>(total: &mut [f32], shares: impl Iterator<Item = &'a [f32]>) {
     for share in shares {
         total.iter_mut().zip(share).for_each(|(t, &s)| *t += s);
-    }
-}
-
-/// Writes the column sums of `values` (`[rows, sums.len()]`, row-major) into `sums`.
-fn column_sums(values: &[f32], sums: &mut [f32]) {
-    sums.fill(0.0);
-    // Whole rows at a time, so the additions run across the columns in vector lanes.
-    for row in values.chunks_exact(sums.len()) {
-        sums.iter_mut().zip(row).for_each(|(sum, &g)| *sum += g);
     }
 }
 
@@ -264,6 +323,8 @@ impl<
     const IN_LEN: usize = H * W * C;
     const OUT_LEN: usize = Self::OUT_H * Self::OUT_W * F;
     const PATCH_LEN: usize = K * K * C;
+    /// True when forward convolves directly from the input (see [`THIN_PATCH`]).
+    const THIN: bool = Self::PATCH_LEN <= THIN_PATCH;
 
     /// The most samples convolved together. A block has enough patch rows for efficient
     /// matrix products, and few enough that its patches (about 1 MiB) stay in a core's L2
@@ -341,23 +402,60 @@ impl<
     /// `kernel`: `[K·K·C, F]`; `bias`: `[F]`; `samples`: `[n, H·W·C]` row-major; `output`:
     /// `[n, out_h·out_w·F]` row-major, read as `[n · out_h · out_w, F]`, one row a position.
     fn forward_block(
-        (kernel, bias): (&ArrayView2<'_, f32>, ArrayView1<'_, f32>),
+        (kernel, bias): (&[f32], &[f32; F]),
         scratch: &mut BlockScratch,
         samples: &[f32],
         output: &mut [f32],
         logits: bool,
     ) {
-        let rows = Self::rows(samples.len() / Self::IN_LEN);
-        let mut output = ArrayViewMut2::from_shape((rows, F), output)
-            .expect("an output block holds rows × F values");
-        let patches = Self::fill_patches(&mut scratch.patches, samples);
-
-        output.assign(&bias);
-        matmul(&patches, kernel, &mut output, true);
-
-        if !logits {
-            A::apply(output);
+        let n = samples.len() / Self::IN_LEN;
+        if Self::THIN {
+            vectorized(
+                #[inline(always)]
+                || Self::thin_forward(kernel, samples, n, output),
+            );
+        } else {
+            let patches = Self::fill_patches(&mut scratch.patches, samples);
+            let kernel = ArrayView2::from_shape((Self::PATCH_LEN, F), kernel)
+                .expect("the kernel holds K·K·C × F values");
+            let mut out = ArrayViewMut2::from_shape((Self::rows(n), F), &mut *output)
+                .expect("an output block holds rows × F values");
+            matmul(&patches, &kernel, &mut out, false);
         }
+
+        // Bias and activation in one pass over the products.
+        vectorized(
+            #[inline(always)]
+            || match logits {
+                true => Linear::apply_with_bias(output, bias),
+                false => A::apply_with_bias(output, bias),
+            },
+        );
+    }
+
+    /// `output = patches · kernel` without a patch matrix: each output row sums, in a local
+    /// accumulator across the `F` filters, the input values of its runs (see
+    /// [`Geometry::for_each_row`]) times their kernel taps.
+    ///
+    /// # Shapes
+    /// `kernel`: `[K·K·C, F]`; `samples`: `[n, H·W·C]`; `output`: `[n · out_h · out_w, F]`.
+    #[inline(always)]
+    fn thin_forward(kernel: &[f32], samples: &[f32], n: usize, output: &mut [f32]) {
+        Self::GEOMETRY.for_each_row(
+            n,
+            #[inline(always)]
+            |row, runs| {
+                let mut sums = [0.0_f32; F];
+                for (tap, input, len) in runs.iter() {
+                    let weights = kernel[tap * F..][..len * F].chunks_exact(F);
+                    for (&x, weights) in samples[input..][..len].iter().zip(weights) {
+                        let weights: &[f32; F] = weights.try_into().expect("F wide");
+                        sums.iter_mut().zip(weights).for_each(|(s, &w)| *s += x * w);
+                    }
+                }
+                output[row * F..][..F].copy_from_slice(&sums);
+            },
+        );
     }
 
     /// One block's backward: the gradient through the activation (written over `grad`),
@@ -368,7 +466,7 @@ impl<
     /// `kernel`: `[K·K·C, F]`; `samples`, `grad_input`: `[n, H·W·C]` row-major; `output`,
     /// `grad`: `[n · out_h · out_w, F]` row-major; shares `[K·K·C, F]` and `[F]`.
     fn backward_block(
-        kernel: &ArrayView2<'_, f32>,
+        kernel: &[f32],
         scratch: &mut BlockScratch,
         (samples, output): (&[f32], &[f32]),
         grad: &mut [f32],
@@ -376,26 +474,30 @@ impl<
         logits: bool,
     ) {
         let n = samples.len() / Self::IN_LEN;
-        let rows = Self::rows(n);
-        let shape_error = "a gradient block holds rows × F values";
-        let mut grad = ArrayViewMut2::from_shape((rows, F), grad).expect(shape_error);
-        if !logits {
-            let output = ArrayView2::from_shape((rows, F), output).expect(shape_error);
-            A::backward(output, grad.view_mut());
-        }
-        let grad = grad.view();
-        column_sums(
-            grad.as_slice().expect("built from a slice"),
-            prefix(&mut scratch.bias_grad, F),
+        let bias_share: &mut [f32; F] = prefix(&mut scratch.bias_grad, F)
+            .try_into()
+            .expect("F wide");
+        bias_share.fill(0.0);
+        vectorized(
+            #[inline(always)]
+            || match logits {
+                true => Linear::backward_with_sums(output, grad, bias_share),
+                false => A::backward_with_sums(output, grad, bias_share),
+            },
         );
+        let kernel_share = prefix(&mut scratch.kernel_grad, Self::PATCH_LEN * F);
 
+        let rows = Self::rows(n);
+        let grad = ArrayView2::from_shape((rows, F), &*grad)
+            .expect("a gradient block holds rows × F values");
         let patches = Self::fill_patches(&mut scratch.patches, samples);
-        let share = prefix(&mut scratch.kernel_grad, Self::PATCH_LEN * F);
-        let mut share = ArrayViewMut2::from_shape((Self::PATCH_LEN, F), share)
+        let mut share = ArrayViewMut2::from_shape((Self::PATCH_LEN, F), kernel_share)
             .expect("a kernel share holds K·K·C × F values");
         matmul(&patches.t(), &grad, &mut share, false);
 
         if let Some(grad_input) = grad_input {
+            let kernel = ArrayView2::from_shape((Self::PATCH_LEN, F), kernel)
+                .expect("the kernel holds K·K·C × F values");
             let buffer = prefix(&mut scratch.patches, rows * Self::PATCH_LEN);
             let mut grad_patches = ArrayViewMut2::from_shape((rows, Self::PATCH_LEN), &mut *buffer)
                 .expect("patch buffer holds rows × K·K·C values");
@@ -452,7 +554,12 @@ impl<
         let blocks = scratches(&mut self.blocks, batch.div_ceil(size));
         let kernel = param_matrix(&self.kernel.value, Self::PATCH_LEN, F);
         let bias = param_matrix(&self.bias.value, 1, F);
-        let params = (&kernel.view(), bias.row(0));
+        let params = (
+            kernel.as_slice().expect("param_matrix is contiguous"),
+            bias.as_slice()
+                .and_then(|b| b.try_into().ok())
+                .expect("param_matrix is contiguous and F wide"),
+        );
 
         with_reshaped(output, batch, Self::OUT_LEN, |mut output| {
             let output = output
@@ -493,7 +600,7 @@ impl<
         let (values, outputs) = (row_major(&input), row_major(&output));
         let blocks = scratches(&mut self.blocks, batch.div_ceil(size));
         let kernel = param_matrix(&self.kernel.value, Self::PATCH_LEN, F);
-        let kernel = kernel.view();
+        let kernel = kernel.as_slice().expect("param_matrix is contiguous");
 
         with_reshaped(grad_output, batch, Self::OUT_LEN, |mut grad| {
             let grad = grad
@@ -506,7 +613,7 @@ impl<
                 .zip(blocks.par_iter_mut());
             match grad_input {
                 None => jobs.for_each(|(((grad, x), y), scratch)| {
-                    Self::backward_block(&kernel, scratch, (x, y), grad, None, pass.logits);
+                    Self::backward_block(kernel, scratch, (x, y), grad, None, pass.logits);
                 }),
                 Some(grad_input) => with_reshaped(grad_input, batch, Self::IN_LEN, |mut gi| {
                     let gi = gi
@@ -515,7 +622,7 @@ impl<
                     jobs.zip(gi.par_chunks_mut(size * Self::IN_LEN)).for_each(
                         |((((grad, x), y), scratch), gi)| {
                             let gi = Some(gi);
-                            Self::backward_block(&kernel, scratch, (x, y), grad, gi, pass.logits);
+                            Self::backward_block(kernel, scratch, (x, y), grad, gi, pass.logits);
                         },
                     );
                 }),
@@ -654,7 +761,23 @@ mod tests {
     }
 
     #[test]
+    fn small_patches_convolve_directly_and_large_ones_through_the_matrix_product() {
+        // 3·3·1 and 3·3·3 values per patch: thin. 3·3·4 and the seed's 3·3·32: a product.
+        const {
+            assert!(Conv2d::<28, 28, 1, 32, 3, 1, false, Relu>::THIN);
+            assert!(Conv2d::<5, 6, 3, 4, 3, 1, true, Linear>::THIN);
+            assert!(!Conv2d::<6, 6, 4, 3, 3, 1, true, Linear>::THIN);
+            assert!(!Conv2d::<13, 13, 32, 64, 3, 1, false, Relu>::THIN);
+        }
+    }
+
+    #[test]
     fn forward_matches_a_direct_convolution() {
+        // Patches above THIN_PATCH values go through im2col and the matrix product.
+        compare_with_naive::<6, 6, 4, 3, 3, 1, false>();
+        compare_with_naive::<6, 6, 4, 3, 3, 1, true>();
+        compare_with_naive::<7, 5, 5, 3, 3, 2, true>();
+        compare_with_naive::<6, 6, 9, 2, 2, 2, true>();
         compare_with_naive::<5, 6, 1, 2, 3, 1, false>();
         compare_with_naive::<5, 6, 3, 4, 3, 1, false>();
         compare_with_naive::<5, 6, 3, 4, 3, 1, true>();
@@ -717,6 +840,10 @@ mod tests {
         gradients_match::<6, 5, 2, 3, 3, 2, false, Linear>(false);
         gradients_match::<6, 5, 2, 3, 3, 2, true, Linear>(false);
         gradients_match::<4, 4, 2, 2, 2, 3, true, Linear>(false);
+        // The same through im2col and the matrix product (36 and 45 values per patch).
+        gradients_match::<5, 4, 4, 2, 3, 1, false, Linear>(false);
+        gradients_match::<5, 4, 4, 2, 3, 1, true, Linear>(false);
+        gradients_match::<6, 5, 5, 3, 3, 2, true, Linear>(false);
     }
 
     #[test]
@@ -727,6 +854,24 @@ mod tests {
         gradients_match::<5, 4, 2, 3, 3, 1, true, Softmax>(false);
         // Logits: the activation is skipped both ways, so this is the linear gradient.
         gradients_match::<5, 4, 2, 3, 3, 1, true, Softmax>(true);
+        gradients_match::<5, 4, 4, 3, 3, 2, true, Relu>(false);
+        gradients_match::<5, 4, 4, 3, 3, 1, false, Tanh>(false);
+    }
+
+    #[test]
+    fn the_direct_product_gives_the_same_bits_on_every_instruction_set() {
+        type Thin = Conv2d<7, 6, 2, 16, 3, 1, true, Relu>;
+        let layer = Thin::new("conv2d", 4);
+        let kernel = layer.kernel.value.as_slice().expect("contiguous");
+        let input = random_input(3, 7 * 6 * 2, 5).into_raw_vec_and_offset().0;
+
+        let results = crate::layers::vector::on_every_level(|| {
+            let mut output = vec![0.0; 3 * 7 * 6 * 16];
+            Thin::thin_forward(kernel, &input, 3, &mut output);
+            output
+        });
+
+        assert!(results.iter().all(|r| *r == results[0]));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 
 use std::marker::PhantomData;
 
-use ndarray::{ArrayView2, ArrayViewMut2, Zip};
-use rand::Rng as _;
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
-use super::{check_width, prefix};
+use super::{check_width, prefix, row_major, with_reshaped};
 use crate::error::{Error, Result};
 use crate::layer::{Layer, Mode, Pass};
 use crate::rng::{self, Rng};
@@ -208,14 +208,18 @@ impl<Sh: Shape> Dropout<Sh> {
             true => (&mut self.mc_rng, &mut self.mc_mask),
             false => (&mut self.train_rng, &mut self.mask),
         };
-        // One bulk fill keeps the generator in its fast block path.
-        rng.fill(&mut self.draws[..len]);
+        // Bulk fills keep the generator in its fast block path.
+        rng::fill_parallel(rng, &mut self.draws[..len]);
         let (draws, mask) = (&self.draws[..len], prefix(mask, batch * Sh::LEN));
 
         if self.cell_of.is_empty() {
-            mask.iter_mut()
-                .zip(draws)
-                .for_each(|(m, &d)| *m = multiplier(d));
+            mask.par_chunks_mut(PARALLEL_CHUNK)
+                .zip(draws.par_chunks(PARALLEL_CHUNK))
+                .for_each(|(mask, draws)| {
+                    mask.iter_mut()
+                        .zip(draws)
+                        .for_each(|(m, &d)| *m = multiplier(d));
+                });
             return;
         }
         let rows = mask
@@ -240,12 +244,7 @@ impl<Sh: Shape> Dropout<Sh> {
         }
         self.cached_batch = Some(batch);
 
-        let mask = &self.mask[..batch * Sh::LEN];
-        let mask = ArrayView2::from_shape((batch, Sh::LEN), mask).expect("mask is batch × len");
-        Zip::from(output)
-            .and(&input)
-            .and(&mask)
-            .for_each(|y, &x, &m| *y = x * m);
+        multiply(input, &self.mask[..batch * Sh::LEN], output);
     }
 
     /// Monte Carlo forward: drops from the Monte Carlo stream and keeps nothing, so the
@@ -257,13 +256,35 @@ impl<Sh: Shape> Dropout<Sh> {
         let batch = input.nrows();
         self.fill_mask(true, batch);
 
-        let mask = &self.mc_mask[..batch * Sh::LEN];
-        let mask = ArrayView2::from_shape((batch, Sh::LEN), mask).expect("mask is batch × len");
-        Zip::from(output)
-            .and(&input)
-            .and(&mask)
-            .for_each(|y, &x, &m| *y = x * m);
+        multiply(input, &self.mc_mask[..batch * Sh::LEN], output);
     }
+}
+
+/// Values per task when a mask is made or applied on rayon's threads.
+const PARALLEL_CHUNK: usize = 1 << 14;
+
+/// `output = values ⊙ mask`, element by element, in parallel parts.
+///
+/// # Shapes
+/// `values`, `output`: `[batch, len]`; `mask`: `batch · len` values, row-major.
+fn multiply(values: ArrayView2<'_, f32>, mask: &[f32], output: ArrayViewMut2<'_, f32>) {
+    let (rows, cols) = values.dim();
+    let values = row_major(&values);
+    with_reshaped(output, rows, cols, |mut output| {
+        let output = output
+            .as_slice_mut()
+            .expect("with_reshaped gives a standard layout");
+        output
+            .par_chunks_mut(PARALLEL_CHUNK)
+            .zip(values.par_chunks(PARALLEL_CHUNK))
+            .zip(mask.par_chunks(PARALLEL_CHUNK))
+            .for_each(|((y, x), m)| {
+                y.iter_mut()
+                    .zip(x)
+                    .zip(m)
+                    .for_each(|((y, &x), &m)| *y = x * m);
+            });
+    });
 }
 
 impl<Sh: Shape> Layer for Dropout<Sh> {
@@ -346,12 +367,11 @@ impl<Sh: Shape> Layer for Dropout<Sh> {
             self.name
         );
 
-        let mask = ArrayView2::from_shape((batch, Sh::LEN), &self.mask[..batch * Sh::LEN])
-            .expect("mask is batch × len");
-        Zip::from(grad_input)
-            .and(&grad_output)
-            .and(&mask)
-            .for_each(|d, &g, &m| *d = g * m);
+        multiply(
+            grad_output.view(),
+            &self.mask[..batch * Sh::LEN],
+            grad_input,
+        );
     }
 }
 

@@ -23,6 +23,7 @@ mod matmul;
 mod maxpool;
 mod noise;
 mod spatial_dropout;
+pub(crate) mod vector;
 
 pub use alpha_dropout::AlphaDropout;
 pub use conv2d::{conv_output_size, Conv2d};
