@@ -141,23 +141,40 @@ fn fingerprint_child() {
     }
 }
 
-#[test]
-fn the_same_seed_gives_the_same_run_in_another_process() {
-    let output = Command::new(std::env::current_exe().unwrap())
+/// The fingerprint of the same run in a child process, with `threads` threads in rayon's
+/// pool when given (the child's own default otherwise).
+fn child_fingerprint(threads: Option<usize>) -> String {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args([
             "--exact",
             "fingerprint_child",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("DROPNET_FINGERPRINT_CHILD", "1")
-        .output()
-        .unwrap();
+        .env("DROPNET_FINGERPRINT_CHILD", "1");
+    if let Some(threads) = threads {
+        command.env("RAYON_NUM_THREADS", threads.to_string());
+    }
+    let output = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let child = stdout
+    stdout
         .lines()
         .find_map(|l| l.split("fingerprint=").nth(1))
-        .unwrap_or_else(|| panic!("child printed no fingerprint:\n{stdout}"));
+        .unwrap_or_else(|| panic!("child printed no fingerprint:\n{stdout}"))
+        .to_owned()
+}
 
-    assert_eq!(child, fingerprint());
+#[test]
+fn the_same_seed_gives_the_same_run_in_another_process() {
+    assert_eq!(child_fingerprint(None), fingerprint());
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_on_any_number_of_threads() {
+    // Batches are cut into blocks by the batch size alone and the blocks' gradient shares
+    // are added in block order, so one thread and three give the same bits.
+    let one = child_fingerprint(Some(1));
+    assert_eq!(child_fingerprint(Some(3)), one);
+    assert_eq!(fingerprint(), one);
 }

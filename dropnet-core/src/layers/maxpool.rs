@@ -63,6 +63,13 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
         }
     };
 
+    /// True when the windows neither overlap nor leave gaps between them (pool size equal to
+    /// the stride): each input value lies in at most one window.
+    const TILED: bool = P == S;
+    /// True when, moreover, the windows cover every input value (no rows or columns left
+    /// past the last window).
+    const COVERED: bool = Self::TILED && Self::OUT_H * P == H && Self::OUT_W * P == W;
+
     /// Re-checks at compile time what the macro checks, for hand-written instantiations.
     const CHECK: () = {
         assert!(
@@ -123,6 +130,38 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
             match winners.as_deref_mut() {
                 Some(w) => Self::window_argmax(sample, corner, best, &mut w[pos * C..][..C]),
                 None => Self::window_max(sample, corner, best),
+            }
+        }
+    }
+
+    /// Routes one sample's output gradients `g` (`[out_h, out_w, C]`) to the winners
+    /// recorded in `winners` (same shape), into `sample` (`[H, W, C]`): zero everywhere, then
+    /// each gradient added at its winner. Works for any windows, overlapping or not.
+    fn route_scattered(sample: &mut [f32], g: &[f32], winners: &[u32]) {
+        sample.fill(0.0);
+        g.iter()
+            .zip(winners)
+            .for_each(|(&g, &i)| sample[i as usize] += g);
+    }
+
+    /// [`Self::route_scattered`] for windows that tile the sample ([`Self::TILED`]): every
+    /// value of a window is written once, its gradient if it won and zero if not, so the
+    /// sample is not zeroed first unless some values lie outside every window. Each
+    /// comparison covers a run of `C` channels, which vectorises.
+    fn route_tiled(sample: &mut [f32], g: &[f32], winners: &[u32]) {
+        if !Self::COVERED {
+            sample.fill(0.0);
+        }
+        let windows = g.chunks_exact(C).zip(winners.chunks_exact(C));
+        for (pos, (g, winners)) in windows.enumerate() {
+            let (oh, ow) = (pos / Self::OUT_W, pos % Self::OUT_W);
+            let corner = (oh * S * W + ow * S) * C;
+            for tap in Self::taps() {
+                let start = corner + tap;
+                let values = sample[start..][..C].iter_mut().zip(start as u32..);
+                for ((value, i), (&g, &w)) in values.zip(g.iter().zip(winners)) {
+                    *value = if w == i { g } else { 0.0 };
+                }
             }
         }
     }
@@ -256,11 +295,9 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
                 .with_min_len(Self::MIN_SAMPLES)
                 .zip(grad.par_chunks(Self::OUT_LEN))
                 .zip(argmax.par_chunks(Self::OUT_LEN))
-                .for_each(|((sample, g), winners)| {
-                    sample.fill(0.0);
-                    g.iter()
-                        .zip(winners)
-                        .for_each(|(&g, &i)| sample[i as usize] += g);
+                .for_each(|((sample, g), winners)| match Self::TILED {
+                    true => Self::route_tiled(sample, g, winners),
+                    false => Self::route_scattered(sample, g, winners),
                 });
         });
     }
@@ -390,6 +427,37 @@ mod tests {
             grad_input.as_slice().unwrap(),
             &[0., 0., 0., 0., 1111., 0., 0., 0., 0.]
         );
+    }
+
+    /// Routes random gradients both ways over random winners of a real forward pass.
+    fn tiled_route_matches_scattered<const H: usize, const W: usize, const C: usize>() {
+        let mut layer = MaxPool2d::<H, W, C, 2, 2>::new("max_pooling2d", 0);
+        let input = random_input(3, H * W * C, 5);
+        let mut output = Array2::zeros((3, layer.output_len()));
+        layer.forward(input.view(), output.view_mut(), Pass::new(Mode::Train));
+        let grad = random_input(3, layer.output_len(), 6);
+        let out_len = layer.output_len();
+
+        for b in 0..3 {
+            let g = grad.row(b).to_vec();
+            let winners = &layer.argmax[b * out_len..][..out_len];
+            let mut tiled = vec![f32::NAN; H * W * C];
+            let mut scattered = vec![f32::NAN; H * W * C];
+            MaxPool2d::<H, W, C, 2, 2>::route_tiled(&mut tiled, &g, winners);
+            MaxPool2d::<H, W, C, 2, 2>::route_scattered(&mut scattered, &g, winners);
+            assert_eq!(tiled, scattered, "{H}x{W}x{C}, sample {b}");
+        }
+    }
+
+    #[test]
+    fn tiled_windows_route_gradients_as_the_scatter_does() {
+        const { assert!(MaxPool2d::<4, 6, 3, 2, 2>::COVERED) };
+        tiled_route_matches_scattered::<4, 6, 3>();
+        // Odd sizes leave the last row and column outside every window: they must be zero.
+        const { assert!(!MaxPool2d::<5, 7, 2, 2, 2>::COVERED) };
+        tiled_route_matches_scattered::<5, 7, 2>();
+        tiled_route_matches_scattered::<4, 5, 1>();
+        const { assert!(!MaxPool2d::<5, 5, 2, 3, 2>::TILED) };
     }
 
     #[test]

@@ -16,6 +16,17 @@ use crate::runtime::Buffers;
 use crate::shape::{Shape, TargetsRef};
 use crate::weights::tensor_name;
 
+/// Runs `work` on one of rayon's threads and waits for it.
+///
+/// The layers split each batch across rayon's threads. From a thread outside the pool,
+/// every such split hands its work over and sleeps until it is done, two wake-ups each,
+/// about a dozen times a batch; from inside the pool a split is a plain join. So a whole
+/// training step, or a whole evaluation, goes to the pool as one piece of work. From a
+/// thread already in the pool, `work` runs right there.
+pub(crate) fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
+}
+
 /// A data set as the chain reads it.
 #[derive(Clone, Copy)]
 pub(crate) struct Set<'a> {

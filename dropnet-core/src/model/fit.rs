@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use rand::Rng as _;
 
-use super::chain::{BatchScore, Chain, Rows, Set, Totals};
+use super::chain::{on_pool, BatchScore, Chain, Rows, Set, Totals};
 use super::check::{check_batch_size, check_set};
 use super::infer::evaluate_set;
 use crate::callback::{BatchEnd, Callback, EpochEnd, FitContext, TrainBegin, Verbosity};
@@ -333,30 +333,33 @@ impl Trainer<'_, '_, '_> {
         epoch: usize,
         batch: usize,
     ) -> Result<BatchScore> {
-        let rows = picked.len();
-        self.chain.load(train, Rows::Picked(picked), true);
-        self.chain.zero_grads();
-        self.chain.forward_for_loss(rows, Mode::Train);
+        let (chain, loss, optimizer) = (&mut self.chain, self.loss, &mut *self.optimizer);
+        on_pool(|| {
+            let rows = picked.len();
+            chain.load(train, Rows::Picked(picked), true);
+            chain.zero_grads();
+            chain.forward_for_loss(rows, Mode::Train);
 
-        let score = self.chain.score(self.loss, rows, true)?;
-        if !score.loss.is_finite() {
-            return Err(Error::NonFiniteLoss {
-                epoch,
-                batch,
-                value: score.loss,
-            });
-        }
+            let score = chain.score(loss, rows, true)?;
+            if !score.loss.is_finite() {
+                return Err(Error::NonFiniteLoss {
+                    epoch,
+                    batch,
+                    value: score.loss,
+                });
+            }
 
-        self.chain.backward(rows);
-        if let Some(tensor) = self.chain.non_finite_grad() {
-            return Err(Error::NonFiniteGradient {
-                epoch,
-                batch,
-                tensor,
-            });
-        }
-        self.chain.step(self.optimizer);
-        Ok(score)
+            chain.backward(rows);
+            if let Some(tensor) = chain.non_finite_grad() {
+                return Err(Error::NonFiniteGradient {
+                    epoch,
+                    batch,
+                    tensor,
+                });
+            }
+            chain.step(optimizer);
+            Ok(score)
+        })
     }
 
     /// Calls `event` on every hook with a context over the model.

@@ -2,7 +2,7 @@
 
 use ndarray::{s, Array2};
 
-use super::chain::{Chain, Rows, Set, Totals};
+use super::chain::{on_pool, Chain, Rows, Set, Totals};
 use super::check::{check_batch_size, check_inputs, check_set};
 use crate::error::{Error, Result};
 use crate::history::Evaluation;
@@ -40,13 +40,16 @@ pub(crate) fn evaluate_set(
     batch_size: usize,
 ) -> Result<Evaluation> {
     let n = set.x.nrows();
-    let mut totals = Totals::default();
-    for start in (0..n).step_by(batch_size) {
-        let end = (start + batch_size).min(n);
-        chain.load(set, Rows::Range(start, end), true);
-        chain.forward_for_loss(end - start, Mode::Infer);
-        totals.add(chain.score(loss, end - start, false)?, end - start);
-    }
+    let totals = on_pool(|| -> Result<Totals> {
+        let mut totals = Totals::default();
+        for start in (0..n).step_by(batch_size) {
+            let end = (start + batch_size).min(n);
+            chain.load(set, Rows::Range(start, end), true);
+            chain.forward_for_loss(end - start, Mode::Infer);
+            totals.add(chain.score(loss, end - start, false)?, end - start);
+        }
+        Ok(totals)
+    })?;
     let accuracy = loss.is_classification().then(|| totals.accuracy());
     Ok(Evaluation {
         loss: totals.mean_loss(),
@@ -76,13 +79,15 @@ pub(crate) fn predict<N: Network + ?Sized>(
         x: x.matrix(),
         y: TargetsRef::Classes(&[]),
     };
-    for start in (0..n).step_by(batch_size) {
-        let end = (start + batch_size).min(n);
-        chain.load(&set, Rows::Range(start, end), false);
-        chain.forward(end - start, Mode::Infer, false);
-        result
-            .slice_mut(s![start..end, ..])
-            .assign(&chain.output(end - start));
-    }
+    on_pool(|| {
+        for start in (0..n).step_by(batch_size) {
+            let end = (start + batch_size).min(n);
+            chain.load(&set, Rows::Range(start, end), false);
+            chain.forward(end - start, Mode::Infer, false);
+            result
+                .slice_mut(s![start..end, ..])
+                .assign(&chain.output(end - start));
+        }
+    });
     Samples::from_matrix(result)
 }
