@@ -120,6 +120,49 @@ pub(crate) fn serialize(
 /// not fit (model order first, then extra tensors by name); [`Error::InvalidConfig`] if
 /// two variables of the model share a tensor name.
 pub fn load<N: Network + ?Sized>(model: &mut N, path: &Path) -> Result<()> {
+    load_with(model, path, |bound| read_file(path, bound))
+}
+
+/// Reads `path` whole, refusing a file larger than any weight file of `scalars` values.
+pub(crate) fn read_bounded(path: &Path, scalars: usize) -> Result<Vec<u8>> {
+    read_file(path, SizeBound::for_scalars(scalars))
+}
+
+/// Reads `path` whole, refusing a file larger than `bound`: by its length before anything
+/// is read, and by what it holds while reading.
+fn read_file(path: &Path, bound: SizeBound) -> Result<Vec<u8>> {
+    let io_err = |e| Error::io(path, e);
+    let file = File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    if len > bound.bytes {
+        return Err(bound.too_large(path, len, ""));
+    }
+    read_limited(file, path, bound, len)
+}
+
+/// Reads weights into `model` from `reader`, as [`load`] reads them from a file; `name`
+/// stands for the file in error messages.
+///
+/// The same size bound applies: reading stops, with an error, one byte past it.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_from<N: Network + ?Sized>(
+    model: &mut N,
+    reader: impl Read,
+    name: impl AsRef<Path>,
+) -> Result<()> {
+    let path = name.as_ref();
+    load_with(model, path, |bound| read_limited(reader, path, bound, 0))
+}
+
+/// Checks the bytes that `read` returns (given the size bound) against `model`, and
+/// assigns them only if all of them fit.
+fn load_with<N: Network + ?Sized>(
+    model: &mut N,
+    path: &Path,
+    read: impl FnOnce(SizeBound) -> Result<Vec<u8>>,
+) -> Result<()> {
     // One list of the model's variables serves both the checks and the assignment, so
     // both see the variables in the same order.
     let (layers, _runtime) = model.parts_mut();
@@ -135,7 +178,7 @@ pub fn load<N: Network + ?Sized>(model: &mut N, path: &Path) -> Result<()> {
     }
 
     let scalars: usize = slots.iter().map(|(_, param)| param.len()).sum();
-    let bytes = read_bounded(path, scalars)?;
+    let bytes = read(SizeBound::for_scalars(scalars))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::WeightFile {
         path: path.into(),
         reason: e.to_string(),
@@ -168,31 +211,49 @@ pub(crate) fn check_unique(names: &mut HashSet<String>, name: &str) -> Result<()
     Err(Error::config("layer names", reason))
 }
 
-/// Reads `path` whole, refusing a file larger than any weight file of `scalars` values.
-pub(crate) fn read_bounded(path: &Path, scalars: usize) -> Result<Vec<u8>> {
-    let bound = (scalars as u64).saturating_mul(BYTES_PER_SCALAR_ALLOWED) + HEADER_ALLOWANCE;
-    let too_large = |len: u64| Error::WeightFile {
-        path: path.into(),
-        reason: format!(
-            "the file is {len} bytes, more than the {bound} bytes a weight file for a model \
-             of {scalars} parameters can need"
-        ),
-    };
+/// The largest weight file a model can need: its scalars at 8 bytes each plus room for the
+/// header.
+#[derive(Debug, Clone, Copy)]
+struct SizeBound {
+    /// The model's number of scalars.
+    scalars: usize,
+    /// The largest file accepted, in bytes.
+    bytes: u64,
+}
 
-    let io_err = |e| Error::io(path, e);
-    let file = File::open(path).map_err(io_err)?;
-    let len = file.metadata().map_err(io_err)?.len();
-    if len > bound {
-        return Err(too_large(len));
+impl SizeBound {
+    fn for_scalars(scalars: usize) -> Self {
+        let bytes = (scalars as u64)
+            .saturating_mul(BYTES_PER_SCALAR_ALLOWED)
+            .saturating_add(HEADER_ALLOWANCE);
+        Self { scalars, bytes }
     }
 
+    /// The error for a file of `len` bytes; `note` is `" at least"` when reading stopped
+    /// at the bound.
+    fn too_large(self, path: &Path, len: u64, note: &str) -> Error {
+        Error::WeightFile {
+            path: path.into(),
+            reason: format!(
+                "the file is{note} {len} bytes, more than the {} bytes a weight file for a model \
+                 of {} parameters can need",
+                self.bytes, self.scalars
+            ),
+        }
+    }
+}
+
+/// Reads `reader` to its end, refusing more than `bound` bytes; `len` is the expected
+/// length, reserved up front (it is at most the bound).
+fn read_limited(reader: impl Read, path: &Path, bound: SizeBound, len: u64) -> Result<Vec<u8>> {
     // The limit also catches a file that grew after its length was read.
-    let mut bytes = Vec::with_capacity(len as usize);
-    file.take(bound + 1)
+    let mut bytes = Vec::with_capacity(len.min(bound.bytes) as usize);
+    reader
+        .take(bound.bytes.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(io_err)?;
-    if bytes.len() as u64 > bound {
-        return Err(too_large(bytes.len() as u64));
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > bound.bytes {
+        return Err(bound.too_large(path, bytes.len() as u64, " at least"));
     }
     Ok(bytes)
 }

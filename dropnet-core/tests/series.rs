@@ -156,3 +156,38 @@ fn problems_are_typed_errors_not_panics() {
         Err(Error::SeriesTooShort { .. })
     ));
 }
+
+/// Found by the `csv_series` fuzz target: times a subnormal apart made the slope of the
+/// interpolating line infinite, and the gap was filled with `inf`.
+#[test]
+fn a_gap_between_times_a_subnormal_apart_is_filled_between_its_neighbours() -> anyhow::Result<()> {
+    let text = "t,v\n0,0\n11e-320,\n21.9291e-320,10\n";
+
+    let series = CsvSeries::column("v")
+        .times("t")
+        .gaps(Gaps::Interpolate)
+        .read_from(text.as_bytes(), "fuzz.csv")?;
+
+    let filled = series.values()[1];
+    assert!((0.0..=10.0).contains(&filled), "{filled}");
+    // 11e-320 of the way to 21.9291e-320 is about half way.
+    assert!((filled - 5.0).abs() < 0.1, "{filled}");
+    Ok(())
+}
+
+/// Values near the largest `f64`, of opposite signs, whose difference overflows: the line
+/// between them is still finite.
+#[test]
+fn a_gap_between_values_near_the_float_limit_is_filled_finitely() -> anyhow::Result<()> {
+    let text = "v\n-1.7e308\n\n1.7e308\n1.7e308\n\n1.7e308\n";
+
+    let series = CsvSeries::column("v")
+        .gaps(Gaps::Interpolate)
+        .read_from(text.as_bytes(), "big.csv")?;
+
+    assert_eq!(
+        series.values(),
+        [-1.7e308, 0.0, 1.7e308, 1.7e308, 1.7e308, 1.7e308]
+    );
+    Ok(())
+}

@@ -375,6 +375,42 @@ fn huge_file_is_refused_before_reading() {
 }
 
 #[test]
+fn a_reader_loads_as_the_file_does() {
+    let dir = Scratch::new("reader");
+    let path = dir.path("model.safetensors");
+    let source = model(1);
+    weights::save(&source, &path).unwrap();
+    let bytes = fs::read(&path).unwrap();
+    let mut target = model(2);
+
+    weights::load_from(&mut target, bytes.as_slice(), "in memory").unwrap();
+
+    assert_eq!(bits(&target), bits(&source));
+}
+
+#[test]
+fn an_endless_stream_is_cut_at_the_size_bound() {
+    let mut target = model(7);
+    let before = bits(&target);
+
+    // 47 parameters allow 47 × 8 bytes plus 1 MiB (1,048,952 bytes); one more is read.
+    let start = Instant::now();
+    let err = weights::load_from(&mut target, std::io::repeat(0), "endless").unwrap_err();
+
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(bits(&target), before);
+    assert_eq!(
+        err.to_string(),
+        "endless: not a readable safetensors file: the file is at least 1048953 bytes, more \
+         than the 1048952 bytes a weight file for a model of 47 parameters can need"
+    );
+}
+
+#[test]
 fn missing_file_is_an_io_error() {
     let dir = Scratch::new("no-file");
 

@@ -53,7 +53,8 @@ mod kw {
     syn::custom_keyword!(selu);
 }
 
-const LAYER_WORDS: &[&str] = &[
+/// The layer words, for messages (and for the property tests' vocabulary).
+pub(crate) const LAYER_WORDS: &[&str] = &[
     "conv2d",
     "maxpool",
     "dropout",
@@ -65,7 +66,8 @@ const LAYER_WORDS: &[&str] = &[
     "alpha_dropout",
     "gaussian_noise",
 ];
-const ACTIVATION_WORDS: &[&str] = &["relu", "sigmoid", "tanh", "softmax", "elu", "selu"];
+/// The activation words.
+pub(crate) const ACTIVATION_WORDS: &[&str] = &["relu", "sigmoid", "tanh", "softmax", "elu", "selu"];
 
 /// Keras spellings a user may reach for, normalized as in [`suggest::nearest`].
 const LAYER_ALIASES: &[(&str, &str)] = &[
@@ -281,7 +283,8 @@ pub fn parse(tokens: TokenStream) -> (Call, Vec<Error>) {
         .first()
         .map(|m| &m.header)
         .or(call.broken.as_ref());
-    call.constants.owner = owner.map_or_else(String::new, |h| h.name.to_string());
+    // Unraw: the owner goes inside other identifiers, where `r#Net` would not be one.
+    call.constants.owner = owner.map_or_else(String::new, |h| h.name.unraw().to_string());
     if call.models.is_empty() && call.broken.is_none() && errors.is_empty() {
         let message = "`model!` declares no model; write one as `Name(input sizes) { layers }`, \
                        e.g. `Net(4) { dense(1); }`";

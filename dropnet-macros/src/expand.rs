@@ -516,6 +516,10 @@ fn condition(cond: &Cond, constants: &Constants) -> TokenStream {
             let (a, b) = (saturating(a, constants), saturating(b, constants));
             quote!(#a == 1 || #a == #b)
         }
+        Cond::Bounded(a, bound) => {
+            let (a, bound) = (saturating(a, constants), Literal::usize_unsuffixed(*bound));
+            quote!(#a <= #bound)
+        }
         Cond::StddevValid(id) => {
             // NaN fails both comparisons, infinity the second.
             let stddev = constant_ident(constants, *id, Use::Rate);

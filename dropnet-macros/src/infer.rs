@@ -25,6 +25,21 @@ use crate::ir::ModelSpec;
 use crate::ir::{input_nouns, param_noun, Padding, Rate, Shape};
 use crate::ir::{Activation, Conv2d, Dense, Dropout, LayerKind, LayerSpec, Lstm, MaxPool2d};
 
+/// The most trainable parameters a model may have, and a layer: 2^31.
+///
+/// That many `f32` weights take 8 GiB, and training them with Adam (weights, gradients and
+/// two moments) 32 GiB, beyond the machines this library is for. A larger count is far more
+/// likely a slip (an extra zero in `dense(100000)`) than a plan, and refusing it here turns
+/// what would be an allocation failure when the model is built into an error on the layer.
+pub const MAX_PARAMS: usize = 1 << 31;
+
+/// The most values one sample may hold at the input or at any layer's output: 2^31, for
+/// the same reason as [`MAX_PARAMS`] (8 GiB per sample, times the batch size in training).
+pub const MAX_SAMPLE_VALUES: usize = 1 << 31;
+
+/// How messages write both bounds.
+const BOUND_TEXT: &str = "2147483648 (2^31)";
+
 /// Where a problem is, for `ast` to turn into a span. Indices are 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Site {
@@ -66,6 +81,9 @@ pub enum Cond {
     RateInRange(ConstId),
     /// `0.0 <= stddev <= f32::MAX`: not negative, not infinite, not NaN.
     StddevValid(ConstId),
+    /// `a <= bound`, `a` computed with saturation, so an overflow fails it too (a [`Cond::Fits`]
+    /// check on `a` comes first and says so).
+    Bounded(Dim, usize),
     /// `a == 1 || a == b`
     OneOrEqual(Dim, Dim),
 }
@@ -171,7 +189,7 @@ pub fn shapes(model: &ModelSpec, symbols: &Symbols) -> Inference {
 
     check_last_layer(&mut cx, model);
     check_not_empty(&mut cx, model);
-    let params = total_params(&mut cx, &model.name, &layers);
+    let params = total_params(&mut cx, model, &layers);
     Inference {
         input,
         layers,
@@ -400,25 +418,76 @@ fn check_unique_names(models: &[ModelSpec]) -> Vec<(usize, Problem)> {
     found
 }
 
-/// The model's parameter count is the sum of its layers'; it must fit in `usize`.
-fn total_params(cx: &mut Cx<'_>, name: &str, layers: &[Option<LayerInfo>]) -> Option<Dim> {
+/// The model's parameter count is the sum of its layers'; it must fit in `usize` and stay
+/// within [`MAX_PARAMS`]. (Each layer was held to the bound on its own; this catches many
+/// layers that are large together.)
+fn total_params(cx: &mut Cx<'_>, model: &ModelSpec, layers: &[Option<LayerInfo>]) -> Option<Dim> {
+    let name = &model.name;
     let params: Option<Vec<&Dim>> = layers
         .iter()
         .map(|l| l.as_ref().map(|l| &l.params))
         .collect();
+    let params = params?;
     let message = format!("model `{name}` has more parameters in total than `usize` can hold");
 
-    match Dim::sum(params?) {
-        Ok(total) => {
-            if total.may_overflow() {
-                cx.defer(Site::Model, Cond::Fits(total.clone()), message);
-            }
-            Some(total)
-        }
+    let total = match Dim::sum(params.iter().copied()) {
+        Ok(total) => total,
         Err(Overflow) => {
             cx.fail(Site::Model, message);
-            None
+            return None;
         }
+    };
+    if total.may_overflow() {
+        cx.defer(Site::Model, Cond::Fits(total.clone()), message);
+    }
+
+    let largest = largest_layer(cx, model, layers);
+    match total.known() {
+        Some(count) if count > MAX_PARAMS => {
+            let message = format!(
+                "model `{name}` has {count} parameters in total, more than the {BOUND_TEXT} a \
+                 model may have; its largest layer is {largest}"
+            );
+            cx.fail(Site::Model, message);
+            return None;
+        }
+        Some(_) => {}
+        // A total that is one layer's count was held to the bound with that layer.
+        None if params.iter().any(|p| **p == total) => {}
+        None => {
+            let message = format!(
+                "model `{name}` has {} parameters in total, more than the {BOUND_TEXT} a model \
+                 may have; its largest layer is {largest}",
+                cx.show(&total)
+            );
+            cx.defer(
+                Site::Model,
+                Cond::Bounded(total.clone(), MAX_PARAMS),
+                message,
+            );
+        }
+    }
+    Some(total)
+}
+
+/// `layer 2 `dense(10)` with 16010`: the layer with the most parameters, for messages. A
+/// count the macro does not know is shown as its formula and ranks below any it knows.
+fn largest_layer(cx: &Cx<'_>, model: &ModelSpec, layers: &[Option<LayerInfo>]) -> String {
+    let largest = model
+        .layers
+        .iter()
+        .zip(layers)
+        .enumerate()
+        .filter_map(|(index, (spec, info))| Some((index, spec.as_ref()?, info.as_ref()?)))
+        .max_by_key(|(_, _, info)| info.params.known());
+    match largest {
+        Some((index, spec, info)) => format!(
+            "layer {} `{}` with {}",
+            index + 1,
+            spec.text,
+            cx.show(&info.params)
+        ),
+        None => "unknown".to_owned(),
     }
 }
 
@@ -743,47 +812,96 @@ pub fn dense_params(inputs: &Dim, units: &Dim) -> Result<Dim, Overflow> {
     inputs.mul(units)?.add(units)
 }
 
-/// A layer's parameter count fits in `usize`.
+/// A layer's parameter count fits in `usize` and is at most [`MAX_PARAMS`]. `shapes` are
+/// the layer's input and output, which the message names with the count; `fix` says what
+/// makes the layer smaller.
 fn check_params(
     cx: &mut Cx<'_>,
     at: &At<'_>,
     params: Result<Dim, Overflow>,
     formula: String,
+    shapes: (&Shape, &Shape, &str),
 ) -> Option<Dim> {
     let message = format!(
         "{} has more parameters than `usize` can hold ({formula})",
         at.label()
     );
-    match params {
-        Ok(params) => {
-            if params.may_overflow() {
-                cx.defer(Site::Layer(at.index), Cond::Fits(params.clone()), message);
-            }
-            Some(params)
-        }
+    let params = match params {
+        Ok(params) => params,
         Err(Overflow) => {
             cx.fail(Site::Layer(at.index), message);
+            return None;
+        }
+    };
+    if params.may_overflow() {
+        cx.defer(Site::Layer(at.index), Cond::Fits(params.clone()), message);
+    }
+
+    let (input, output, fix) = shapes;
+    let too_many = |cx: &Cx<'_>, count: String| {
+        format!(
+            "{} maps {} to {} with {count}, more than the {BOUND_TEXT} parameters a model may \
+             have; {fix}",
+            at.label(),
+            input.describe(cx.symbols),
+            output.describe(cx.symbols),
+        )
+    };
+    match params.known() {
+        Some(count) if count > MAX_PARAMS => {
+            let message = too_many(cx, format!("{count} parameters ({formula})"));
+            cx.fail(Site::Layer(at.index), message);
             None
+        }
+        Some(_) => Some(params),
+        None => {
+            let message = too_many(cx, format!("{formula} parameters"));
+            let cond = Cond::Bounded(params.clone(), MAX_PARAMS);
+            cx.defer(Site::Layer(at.index), cond, message);
+            Some(params)
         }
     }
 }
 
-/// A shape holds no more values than `usize` can count (its sizes' product fits).
+/// A shape holds no more values than `usize` can count (its sizes' product fits), and at
+/// most [`MAX_SAMPLE_VALUES`].
+///
+/// Only the compiler knows whether a length over constants fits. A vector's length is not
+/// deferred: it is the product of a shape checked before it (`flatten`) or a unit count,
+/// which the same layer's larger parameter count bounds.
 fn check_len(cx: &mut Cx<'_>, site: Site, subject: &str, shape: &Shape) -> bool {
-    let message = format!(
-        "{subject} {}, more values than `usize` can hold",
-        shape.show(cx.symbols)
-    );
-    match Dim::product(shape.dims()) {
-        Ok(len) => {
-            if len.may_overflow() && !matches!(shape, Shape::Vector(_)) {
-                cx.defer(site, Cond::Fits(len), message);
-            }
-            true
-        }
+    let shown = shape.show(cx.symbols);
+    let message = format!("{subject} {shown}, more values than `usize` can hold");
+    let len = match Dim::product(shape.dims()) {
+        Ok(len) => len,
         Err(Overflow) => {
             cx.fail(site, message);
+            return false;
+        }
+    };
+    let deferred = !matches!(shape, Shape::Vector(_));
+    if len.may_overflow() && deferred {
+        cx.defer(site, Cond::Fits(len.clone()), message);
+    }
+
+    let too_many = |count: String| {
+        format!(
+            "{subject} {shown}, {count} values per sample, more than the {BOUND_TEXT} one \
+             sample may hold; use smaller sizes"
+        )
+    };
+    match len.known() {
+        Some(count) if count > MAX_SAMPLE_VALUES => {
+            cx.fail(site, too_many(count.to_string()));
             false
+        }
+        Some(_) => true,
+        None => {
+            if deferred {
+                let message = too_many(len.show(cx.symbols));
+                cx.defer(site, Cond::Bounded(len, MAX_SAMPLE_VALUES), message);
+            }
+            true
         }
     }
 }
@@ -805,11 +923,13 @@ fn conv2d(cx: &mut Cx<'_>, at: &At<'_>, conv: &Conv2d, input: &Shape) -> Option<
 
     let [k, c_text, f] = [&conv.kernel, c, &conv.filters].map(|d| d.show_atom(cx.symbols));
     let formula = format!("{k}*{k}*{c_text}*{f} + {f}");
+    let fix = "use fewer filters or a smaller kernel";
     let params = check_params(
         cx,
         at,
         conv2d_params(&conv.kernel, c, &conv.filters),
         formula,
+        (input, &output, fix),
     )?;
     Some((output, params))
 }
@@ -956,13 +1076,16 @@ fn dense(cx: &mut Cx<'_>, at: &At<'_>, dense: &Dense, input: &Shape) -> Option<(
     };
 
     let [i, u] = [inputs, &dense.units].map(|d| d.show_atom(cx.symbols));
+    let output = Shape::Vector(dense.units.clone());
+    let fix = "use fewer units, or shrink its input (a `maxpool` or a stride before `flatten`)";
     let params = check_params(
         cx,
         at,
         dense_params(inputs, &dense.units),
         format!("{i}*{u} + {u}"),
+        (input, &output, fix),
     )?;
-    Some((Shape::Vector(dense.units.clone()), params))
+    Some((output, params))
 }
 
 /// An `lstm` has four gates (input, forget, cell, output), each with an `f×u` input
@@ -1011,7 +1134,8 @@ fn lstm(cx: &mut Cx<'_>, at: &At<'_>, lstm: &Lstm, input: &Shape) -> Option<(Sha
 
     let [f_text, u] = [f, &lstm.units].map(|d| d.show_atom(cx.symbols));
     let formula = format!("4*{u}*({f_text} + {u} + 1)");
-    let params = check_params(cx, at, lstm_params(f, &lstm.units), formula)?;
+    let shapes = (input, &output, "use fewer units");
+    let params = check_params(cx, at, lstm_params(f, &lstm.units), formula, shapes)?;
     Some((output, params))
 }
 

@@ -127,4 +127,6 @@ fn check(tokens: TokenStream2) -> syn::Result<Vec<infer::Inference>> {
 }
 
 #[cfg(test)]
+mod property;
+#[cfg(test)]
 mod tests;

@@ -661,3 +661,19 @@ fn lstm_dropout_rates_become_with_dropout() {
         assert!(code.contains(expected), "missing {expected} in {code}");
     }
 }
+
+/// Found by the property test: a raw identifier as the model name made the names of the
+/// private constants invalid identifiers, and the macro panicked.
+#[test]
+fn a_raw_model_name_with_constant_sizes_expands() {
+    let tokens = quote! { r#Net(N) { dense(UNITS); } };
+
+    let code = compact(expand_model(tokens.clone()));
+
+    assert!(check(tokens).is_ok());
+    assert!(
+        code.contains("const__dropnet_Net_size_0:::core::primitive::usize=N;"),
+        "{code}"
+    );
+    assert!(code.contains("structr#Net{"), "{code}");
+}

@@ -18,12 +18,18 @@
 //! Every check runs before memory is allocated for the values: the magic number, the rank,
 //! the dimensions and, for a raw file, its exact length against the header. A header that
 //! claims billions of images therefore gives an error, not a giant allocation. The length
-//! of compressed data is unknown until it has been decompressed, so a gzip file is read
-//! through a limit of the announced length plus one byte: the buffer grows only as real
-//! data arrives, and the exact length is checked at the end.
+//! of compressed data is unknown until it has been decompressed, and so is the length of a
+//! stream handed to the `*_from` functions, so those are read through a limit of the
+//! announced length plus one byte: the buffer grows only as real data arrives, and the
+//! exact length is checked at the end.
+//!
+//! Each reader comes in two forms: one taking a path ([`read_images`]) and one taking any
+//! [`Read`] with a name for messages ([`read_images_from`]), for data already in memory or
+//! arriving from elsewhere. Both decode the same way; the path form only adds the file's
+//! length, so a raw file that is too short is refused before reading.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -55,7 +61,20 @@ pub struct IdxBytes {
 /// [`Error::Io`] if the file cannot be opened or read, [`Error::Idx`] if it is not an IDX
 /// file of unsigned bytes or its length differs from what its header announces.
 pub fn read_bytes(path: impl AsRef<Path>) -> Result<IdxBytes> {
-    read_checked(path.as_ref(), Kind::Any, |_| Ok(()))
+    from_file(path.as_ref(), |path, source| {
+        read_checked(path, source, Kind::Any, |_| Ok(()))
+    })
+}
+
+/// Reads IDX data of unsigned bytes of any rank from `reader`, raw or gzip-compressed;
+/// `name` stands for the file in error messages.
+///
+/// # Errors
+/// As [`read_bytes`].
+pub fn read_bytes_from(reader: impl Read, name: impl AsRef<Path>) -> Result<IdxBytes> {
+    from_reader(reader, name.as_ref(), |path, source| {
+        read_checked(path, source, Kind::Any, |_| Ok(()))
+    })
 }
 
 /// Reads an MNIST image file (magic `0x00000803`, `count × 28 × 28` bytes), raw or
@@ -69,16 +88,19 @@ pub fn read_bytes(path: impl AsRef<Path>) -> Result<IdxBytes> {
 /// not the one of an image file (for instance a label file), the images are not 28×28, or
 /// the file is shorter or longer than its header announces.
 pub fn read_images(path: impl AsRef<Path>) -> Result<Samples<Image<SIDE, SIDE, 1>>> {
-    let path = path.as_ref();
-    let idx = read_checked(path, Kind::Images, |dims| check_image_dims(path, dims))?;
+    from_file(path.as_ref(), decode_images)
+}
 
-    let count = idx.dims[0];
-    let pixels = idx
-        .data
-        .iter()
-        .map(|&byte| f32::from(byte) / 255.0)
-        .collect();
-    Samples::from_vec(count, pixels)
+/// Reads MNIST images from `reader`, raw or gzip-compressed, as [`read_images`] reads a
+/// file; `name` stands for the file in error messages.
+///
+/// # Errors
+/// As [`read_images`].
+pub fn read_images_from(
+    reader: impl Read,
+    name: impl AsRef<Path>,
+) -> Result<Samples<Image<SIDE, SIDE, 1>>> {
+    from_reader(reader, name.as_ref(), decode_images)
 }
 
 /// Reads an MNIST label file (magic `0x00000801`, one byte per label), raw or
@@ -93,8 +115,58 @@ pub fn read_images(path: impl AsRef<Path>) -> Result<Samples<Image<SIDE, SIDE, 1
 /// not the one of a label file (for instance an image file), or the file is shorter or
 /// longer than its header announces.
 pub fn read_labels(path: impl AsRef<Path>) -> Result<Labels> {
-    let idx = read_checked(path.as_ref(), Kind::Labels, |_| Ok(()))?;
+    from_file(path.as_ref(), decode_labels)
+}
+
+/// Reads MNIST labels from `reader`, raw or gzip-compressed, as [`read_labels`] reads a
+/// file; `name` stands for the file in error messages.
+///
+/// # Errors
+/// As [`read_labels`].
+pub fn read_labels_from(reader: impl Read, name: impl AsRef<Path>) -> Result<Labels> {
+    from_reader(reader, name.as_ref(), decode_labels)
+}
+
+/// Images: rank 3, 28×28, each byte scaled to `[0, 1]`.
+fn decode_images(path: &Path, source: Source<'_>) -> Result<Samples<Image<SIDE, SIDE, 1>>> {
+    let idx = read_checked(path, source, Kind::Images, |dims| {
+        check_image_dims(path, dims)
+    })?;
+
+    let count = idx.dims[0];
+    let pixels = idx
+        .data
+        .iter()
+        .map(|&byte| f32::from(byte) / 255.0)
+        .collect();
+    Samples::from_vec(count, pixels)
+}
+
+/// Labels: rank 1, one byte each.
+fn decode_labels(path: &Path, source: Source<'_>) -> Result<Labels> {
+    let idx = read_checked(path, source, Kind::Labels, |_| Ok(()))?;
     Ok(Labels::new(idx.data.into_iter().map(u32::from).collect()))
+}
+
+/// Opens `path` and decodes it with `decode`, telling the source the file's length.
+fn from_file<T>(path: &Path, decode: impl FnOnce(&Path, Source<'_>) -> Result<T>) -> Result<T> {
+    let io_err = |e| Error::io(path, e);
+    let file = File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+
+    let mut buffered = BufReader::new(file);
+    let source = Source::new(path, &mut buffered, Some(file_len))?;
+    decode(path, source)
+}
+
+/// Decodes `reader` with `decode`; its length is unknown until it ends.
+fn from_reader<T>(
+    mut reader: impl Read,
+    path: &Path,
+    decode: impl FnOnce(&Path, Source<'_>) -> Result<T>,
+) -> Result<T> {
+    let source = Source::new(path, &mut reader, None)?;
+    decode(path, source)
 }
 
 /// The kind of IDX file a caller expects, named in error messages.
@@ -131,10 +203,10 @@ impl Kind {
 /// Reads the header, lets `check_dims` refuse the dimensions, then reads the values.
 fn read_checked(
     path: &Path,
+    mut source: Source<'_>,
     kind: Kind,
     check_dims: impl FnOnce(&[usize]) -> Result<()>,
 ) -> Result<IdxBytes> {
-    let mut source = Source::open(path)?;
     let dims = source.read_header(kind)?;
     check_dims(&dims)?;
 
@@ -164,37 +236,38 @@ fn check_image_dims(path: &Path, dims: &[usize]) -> Result<()> {
 }
 
 /// An open IDX file: the byte stream after decompression, and what is known of its length.
-struct Source<'p> {
+struct Source<'a> {
     /// The file, for messages.
-    path: &'p Path,
+    path: &'a Path,
     /// The decompressed bytes, positioned after what has been read so far.
-    reader: Box<dyn Read>,
-    /// The file's length when it is stored raw; unknown for gzip.
+    reader: Box<dyn Read + 'a>,
+    /// True when the bytes are gzip-compressed.
+    gzip: bool,
+    /// The stored length, when it is known and the bytes are stored raw.
     raw_len: Option<u64>,
     /// Bytes read so far (the header).
     consumed: u64,
 }
 
-impl<'p> Source<'p> {
-    /// Opens `path`, recognising gzip by its first two bytes.
-    fn open(path: &'p Path) -> Result<Self> {
-        let io_err = |e| Error::io(path, e);
-        let mut file = File::open(path).map_err(io_err)?;
-        let file_len = file.metadata().map_err(io_err)?.len();
-
+impl<'a> Source<'a> {
+    /// Starts reading `reader`, recognising gzip by its first two bytes; `len` is the
+    /// stored length when known (a file's).
+    fn new(path: &'a Path, reader: &'a mut dyn Read, len: Option<u64>) -> Result<Self> {
         let mut start = [0u8; 2];
-        let got = read_full(&mut file, &mut start).map_err(io_err)?;
-        file.rewind().map_err(io_err)?;
+        let got = read_full(&mut &mut *reader, &mut start).map_err(|e| Error::io(path, e))?;
 
-        let buffered = BufReader::new(file);
-        let (reader, raw_len): (Box<dyn Read>, _) = if got == 2 && start == GZIP_MAGIC {
-            (Box::new(MultiGzDecoder::new(buffered)), None)
+        // The two bytes read to recognise gzip go back in front of the rest.
+        let whole = io::Cursor::new(start).take(got as u64).chain(reader);
+        let gzip = got == 2 && start == GZIP_MAGIC;
+        let (reader, raw_len): (Box<dyn Read + 'a>, _) = if gzip {
+            (Box::new(MultiGzDecoder::new(whole)), None)
         } else {
-            (Box::new(buffered), Some(file_len))
+            (Box::new(whole), len)
         };
         Ok(Self {
             path,
             reader,
+            gzip,
             raw_len,
             consumed: 0,
         })
@@ -239,7 +312,7 @@ impl<'p> Source<'p> {
         let expected = self.consumed.saturating_add(len as u64);
         match self.raw_len {
             Some(file_len) => self.read_raw_values(len, expected, file_len),
-            None => self.read_gzip_values(len, expected),
+            None => self.read_streamed_values(len, expected),
         }
     }
 
@@ -259,9 +332,10 @@ impl<'p> Source<'p> {
         Ok(data)
     }
 
-    /// Gzip files: read through a limit of one byte more than announced, so the buffer
-    /// grows only with data that really arrives and trailing data is noticed.
-    fn read_gzip_values(&mut self, len: usize, expected: u64) -> Result<Vec<u8>> {
+    /// Gzip data and streams of unknown length: read through a limit of one byte more than
+    /// announced, so the buffer grows only with data that really arrives and trailing data
+    /// is noticed.
+    fn read_streamed_values(&mut self, len: usize, expected: u64) -> Result<Vec<u8>> {
         let mut data = Vec::new();
         let limit = (len as u64).saturating_add(1);
         let read = (&mut self.reader).take(limit).read_to_end(&mut data);
@@ -277,9 +351,10 @@ impl<'p> Source<'p> {
 
     /// A truncation or trailing-data error, with the expected and found byte counts.
     fn length_error(&self, expected: u64, found: u64, found_note: &str) -> Error {
-        let what = match self.raw_len {
-            Some(_) => "the file has",
-            None => "after gzip decompression the file has",
+        let what = if self.gzip {
+            "after gzip decompression the file has"
+        } else {
+            "the file has"
         };
         let problem = if found < expected {
             "truncated"
@@ -293,7 +368,7 @@ impl<'p> Source<'p> {
 
     /// Maps a read failure: corrupt compressed data is a file problem, the rest is I/O.
     fn read_error(&self, e: io::Error) -> Error {
-        let corrupt = self.raw_len.is_none()
+        let corrupt = self.gzip
             && matches!(
                 e.kind(),
                 io::ErrorKind::InvalidData
@@ -479,6 +554,45 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_decodes_as_the_file_does() {
+        let dir = Scratch::new("reader");
+        let path = dir.write("images", &two_images());
+
+        let from_file = read_images(&path).unwrap();
+        let raw = read_images_from(two_images().as_slice(), "mem").unwrap();
+        let gz = read_images_from(gzip(&two_images()).as_slice(), "mem").unwrap();
+
+        assert_two_images(&raw);
+        assert_eq!(raw.matrix(), from_file.matrix());
+        assert_eq!(gz.matrix(), from_file.matrix());
+        let decoded = read_labels_from(labels(&[3, 1]).as_slice(), "mem").unwrap();
+        assert_eq!(decoded.as_slice(), &[3, 1]);
+        let any = read_bytes_from(gzip(&labels(&[5])).as_slice(), "mem").unwrap();
+        assert_eq!((any.dims, any.data), (vec![1], vec![5]));
+    }
+
+    #[test]
+    fn a_short_stream_names_the_expected_and_found_lengths() {
+        let mut bytes = two_images();
+        bytes.truncate(bytes.len() - 10);
+
+        let raw = idx_reason(read_images_from(bytes.as_slice(), "mem").unwrap_err());
+        let gz = idx_reason(read_images_from(gzip(&bytes).as_slice(), "mem").unwrap_err());
+
+        assert_eq!(
+            raw,
+            "truncated: the header announces 1584 bytes, the file has 1574"
+        );
+        assert_eq!(
+            gz,
+            "truncated: the header announces 1584 bytes, after gzip decompression the file \
+             has 1574"
+        );
+        let one_byte = idx_reason(read_labels_from(&[0u8][..], "mem").unwrap_err());
+        assert!(one_byte.contains("after 1 bytes"), "{one_byte}");
+    }
+
+    #[test]
     fn labels_decode_raw_and_gzip() {
         let dir = Scratch::new("labels");
         let raw = dir.write("raw", &labels(&[7, 0, 9, 12]));
@@ -646,6 +760,8 @@ mod tests {
         let start = Instant::now();
         let raw_reason = idx_reason(read_images(raw).unwrap_err());
         let gz_reason = idx_reason(read_images(gz).unwrap_err());
+        // A stream's length is unknown, so this one is refused only at its end.
+        let stream_reason = idx_reason(read_images_from(bytes.as_slice(), "mem").unwrap_err());
 
         assert!(
             start.elapsed() < Duration::from_secs(2),
@@ -653,7 +769,7 @@ mod tests {
             start.elapsed()
         );
         let expected = (16 + u64::from(u32::MAX) * 784).to_string();
-        for reason in [raw_reason, gz_reason] {
+        for reason in [raw_reason, gz_reason, stream_reason] {
             assert!(reason.starts_with("truncated"), "{reason}");
             assert!(
                 reason.contains(&expected) && reason.contains(" 800"),

@@ -467,11 +467,39 @@ fn interpolate(values: &mut [f64], times: Option<&[f64]>) -> std::result::Result
         // The same expression as numpy's `interp`, so filled values agree to the last bit.
         let slope = (values[b] - values[a]) / (at(b) - at(a));
         for i in a + 1..b {
-            values[i] = slope * (at(i) - at(a)) + values[a];
+            let value = slope * (at(i) - at(a)) + values[a];
+            values[i] = if value.is_finite() {
+                value
+            } else {
+                between((values[a], values[b]), (at(a), at(i), at(b)))
+            };
             filled += 1;
         }
     }
     Ok(filled)
+}
+
+/// The value at time `t` on the line from `va` (at `ta`) to `vb` (at `tb`), for when
+/// numpy's expression overflows: a time step so small (subnormal) that the slope is
+/// infinite, or values of opposite signs near `f64::MAX` whose difference is. Weighing the
+/// two values by the fraction of the way keeps every step finite, and the result is held
+/// between them, where a point of the line lies.
+fn between((va, vb): (f64, f64), (ta, t, tb): (f64, f64, f64)) -> f64 {
+    // Times increase strictly, so the span is positive; halving keeps it finite when the
+    // times are of opposite signs near `f64::MAX`.
+    let span = tb - ta;
+    let fraction = if span.is_finite() {
+        (t - ta) / span
+    } else {
+        (t / 2.0 - ta / 2.0) / (tb / 2.0 - ta / 2.0)
+    };
+    let fraction = if fraction.is_nan() {
+        0.5
+    } else {
+        fraction.clamp(0.0, 1.0)
+    };
+    let (low, high) = if va <= vb { (va, vb) } else { (vb, va) };
+    (va * (1.0 - fraction) + vb * fraction).clamp(low, high)
 }
 
 /// One numeric column in time order, with its times when the file had them.

@@ -532,7 +532,8 @@ fn empty_model_and_duplicate_names() {
 fn overflowing_products_are_errors() {
     let big = usize::MAX / 4;
     let input = infer(&model(&[big, big, 1], vec![flatten(), dense(1)]));
-    let params = infer(&model(&[big], vec![dense(8)]));
+    // 8·big + big does not fit, though 8 inputs and big units each do.
+    let params = infer(&model(&[8], vec![dense(big)]));
 
     assert_eq!(input.problems.len(), 1);
     assert_eq!(input.problems[0].site, Site::InputList);
@@ -540,9 +541,168 @@ fn overflowing_products_are_errors() {
         .message
         .ends_with("more values than `usize` can hold"));
     assert_eq!(params.problems.len(), 1);
-    assert!(params.problems[0]
-        .message
-        .starts_with("layer 1 `dense(8)` has more parameters than `usize` can hold"));
+    assert!(params.problems[0].message.starts_with(&format!(
+        "layer 1 `dense({big})` has more parameters than `usize`"
+    )));
+}
+
+#[test]
+fn a_layer_with_more_parameters_than_the_bound_names_its_shapes_and_count() {
+    // 32767·65536 + 65536 = 65536·32768 = 2^31 exactly: the largest layer allowed.
+    let at_bound = infer(&model(&[32_767], vec![dense(65_536)]));
+    // 32768·65536 + 65536 = 2^31 + 65536: one input more is too many.
+    let beyond = infer(&model(&[32_768], vec![dense(65_536)]));
+
+    assert!(at_bound.is_valid(), "{:?}", at_bound.problems);
+    assert_eq!(at_bound.params, Some(k(MAX_PARAMS)));
+    assert_eq!(beyond.problems.len(), 1);
+    assert_eq!(beyond.problems[0].site, Site::Layer(0));
+    assert_eq!(
+        messages(&beyond),
+        [
+            "layer 1 `dense(65536)` maps the vector 32768 to the vector 65536 with 2147549184 \
+          parameters (32768*65536 + 65536), more than the 2147483648 (2^31) parameters a model \
+          may have; use fewer units, or shrink its input (a `maxpool` or a stride before \
+          `flatten`)"
+        ]
+    );
+}
+
+#[test]
+fn conv_and_lstm_beyond_the_parameter_bound_are_refused_on_the_layer() {
+    // 3·3·65536·4096 + 4096 = 2415923200 and 4·23170·(1 + 23170 + 1) = 2147580960, both
+    // above 2^31 = 2147483648.
+    let wide_conv = infer(&model(
+        &[8, 8, 65_536],
+        vec![conv(4096, 3), flatten(), dense(1)],
+    ));
+    let wide_lstm = infer(&model(&[5, 1], vec![lstm(23_170), dense(1)]));
+
+    assert_eq!(wide_conv.problems.len(), 1, "{:?}", wide_conv.problems);
+    assert!(
+        messages(&wide_conv)[0].starts_with(
+            "layer 1 `conv2d(4096, 3)` maps 8×8×65536 to 6×6×4096 with 2415923200 parameters \
+             (3*3*65536*4096 + 4096)"
+        ),
+        "{:?}",
+        messages(&wide_conv)
+    );
+    assert!(messages(&wide_conv)[0].ends_with("use fewer filters or a smaller kernel"));
+    assert_eq!(
+        messages(&wide_lstm),
+        [
+            "layer 1 `lstm(23170)` maps the sequence 5×1 to the vector 23170 with 2147580960 \
+          parameters (4*23170*(1 + 23170 + 1)), more than the 2147483648 (2^31) parameters a \
+          model may have; use fewer units"
+        ]
+    );
+    // One unit fewer: 4·23169·23171 = 2147395596, under the bound.
+    assert!(infer(&model(&[5, 1], vec![lstm(23_169), dense(1)])).is_valid());
+}
+
+#[test]
+fn layers_within_the_bound_that_exceed_it_together_are_refused_on_the_model() {
+    // 2^31 in the first dense, 65536·1 + 1 in the second.
+    let net = model(&[32_767], vec![dense(65_536), dense(1)]);
+    let inference = infer(&net);
+
+    assert_eq!(inference.problems.len(), 1);
+    assert_eq!(inference.problems[0].site, Site::Model);
+    assert_eq!(
+        messages(&inference),
+        [
+            "model `Net` has 2147549185 parameters in total, more than the 2147483648 (2^31) a \
+          model may have; its largest layer is layer 1 `dense(65536)` with 2147483648"
+        ]
+    );
+    assert_eq!(inference.params, None);
+}
+
+#[test]
+fn a_sample_with_more_values_than_the_bound_is_refused() {
+    // 65536·32768·1 = 2^31 values fit; 65536·32769 do not.
+    let at_bound = infer(&model(
+        &[65_536, 32_768, 1],
+        vec![pool(2), flatten(), dense(1)],
+    ));
+    let input = infer(&model(&[65_536, 32_769, 1], vec![flatten(), dense(1)]));
+    // 1024·1024 pixels × 4096 filters = 2^32 values out of a 1×1 convolution.
+    let output = infer(&model(
+        &[1024, 1024, 1],
+        vec![conv(4096, 1), flatten(), dense(1)],
+    ));
+
+    assert!(at_bound.is_valid(), "{:?}", at_bound.problems);
+    assert_eq!(input.problems[0].site, Site::InputList);
+    assert_eq!(
+        messages(&input),
+        [
+            "model `Net` has the input 65536×32769×1, 2147549184 values per sample, more than \
+          the 2147483648 (2^31) one sample may hold; use smaller sizes"
+        ]
+    );
+    assert_eq!(output.problems[0].site, Site::Layer(0));
+    assert_eq!(
+        messages(&output),
+        [
+            "layer 1 `conv2d(4096, 1)` outputs 1024×1024×4096, 4294967296 values per sample, more \
+          than the 2147483648 (2^31) one sample may hold; use smaller sizes"
+        ]
+    );
+}
+
+#[test]
+fn constant_sizes_are_held_to_the_bounds_by_the_compiler() {
+    let mut symbols = Symbols::default();
+    let units = Dim::constant(symbols.intern("UNITS"));
+    let side = Dim::constant(symbols.intern("SIDE"));
+    let wide = layer(
+        LayerKind::Dense(Dense {
+            units: units.clone(),
+        }),
+        "dense(UNITS)",
+    );
+    let net = ModelSpec {
+        name: "Net".to_owned(),
+        input: Some(vec![side.clone(), side.clone(), k(1)]),
+        layers: vec![Some(flatten()), Some(wide), Some(dense(1))],
+    };
+    let inference = shapes(&net, &symbols);
+
+    assert!(inference.is_valid(), "{:?}", inference.problems);
+    let bounded: Vec<&Check> = inference
+        .checks
+        .iter()
+        .filter(|c| matches!(c.cond, Cond::Bounded(..)))
+        .collect();
+    let sites: Vec<Site> = bounded.iter().map(|c| c.site).collect();
+    // The input SIDE×SIDE×1, both dense layers' parameters, and their sum.
+    assert_eq!(
+        sites,
+        [Site::InputList, Site::Layer(1), Site::Layer(2), Site::Model]
+    );
+    assert_eq!(
+        bounded[1].message,
+        "layer 2 `dense(UNITS)` maps the vector (SIDE*SIDE) to the vector UNITS with \
+         (SIDE*SIDE)*UNITS + UNITS parameters, more than the 2147483648 (2^31) parameters a \
+         model may have; use fewer units, or shrink its input (a `maxpool` or a stride before \
+         `flatten`)"
+    );
+
+    // With SIDE = 28 the second layer has 784·UNITS + UNITS = 785·UNITS parameters, at most
+    // 2^31 up to UNITS = 2735647 (2147483648 / 785 = 2735647.9). With the last layer's
+    // UNITS + 1 the model has 786·UNITS + 1, at most 2^31 up to UNITS = 2732167.
+    let holds = |check: &Check, units: usize| {
+        let value = |id: ConstId| [units, 28][id.0];
+        match &check.cond {
+            Cond::Bounded(dim, bound) => dim.eval_saturating(&value) <= *bound,
+            _ => false,
+        }
+    };
+    assert!(holds(bounded[1], 2_735_647));
+    assert!(!holds(bounded[1], 2_735_648));
+    assert!(holds(bounded[3], 2_732_167));
+    assert!(!holds(bounded[3], 2_732_168));
 }
 
 #[test]

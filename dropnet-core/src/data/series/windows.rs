@@ -234,7 +234,9 @@ fn window_count(len: usize, window: usize, horizon: usize) -> Result<usize> {
         return Err(Error::config("horizon", reason));
     }
 
-    let needed = window + horizon;
+    // A horizon near `usize::MAX` is a caller's mistake, not an overflow: saturated, the
+    // count needed exceeds any series.
+    let needed = window.saturating_add(horizon);
     if len < needed {
         return Err(Error::SeriesTooShort {
             what: format!("a window of {window} steps with horizon {horizon}"),
@@ -463,6 +465,24 @@ mod tests {
         );
         assert!(ramp(5).windows::<0>(1, &Scaling::Raw).is_err());
         assert!(ramp(5).windows::<2>(0, &Scaling::Raw).is_err());
+    }
+
+    #[test]
+    fn a_horizon_beyond_usize_is_a_short_series_not_an_overflow() {
+        let err = ramp(5).windows::<2>(usize::MAX, &Scaling::Raw).unwrap_err();
+
+        // 2 + usize::MAX steps do not fit in `usize`; the count saturates at its largest.
+        assert!(
+            matches!(
+                err,
+                Error::SeriesTooShort {
+                    needed: usize::MAX,
+                    len: 5,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
