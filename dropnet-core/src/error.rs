@@ -282,6 +282,26 @@ pub enum Error {
         tensor: String,
     },
 
+    /// A weight, or the optimiser's state for one, became NaN or infinite in an update whose
+    /// loss and gradients were finite: values too large for `f32` (Adam squares each
+    /// gradient, so a gradient above about 1.8e19 overflows its second moment). Unlike the
+    /// two errors above, this is found after the update, so the weights hold it; reload the
+    /// last checkpoint or weight file.
+    #[error(
+        "`{tensor}` became NaN or infinite in the update of epoch {epoch}, batch {batch} \
+         (values too large for f32: scale the inputs or lower the learning rate); training \
+         stopped after that update"
+    )]
+    NonFiniteWeight {
+        /// Epoch, counted from 1.
+        epoch: usize,
+        /// Batch within the epoch, counted from 1.
+        batch: usize,
+        /// The first tensor found holding a non-finite value: a weight, `<layer>/<param>`,
+        /// or an optimiser state, `optimizer/<layer>/<param>/<state>`.
+        tensor: String,
+    },
+
     /// Monte Carlo prediction on a model with no stochastic layer.
     #[error(
         "the model has no active dropout layer (none, or every rate is 0), so Monte Carlo \

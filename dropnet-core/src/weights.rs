@@ -361,9 +361,23 @@ fn fill_and_rename(
     fs::rename(temp, path).map_err(|e| Error::io(path, e))
 }
 
+/// Fails, as a save to `path` would, when the folder of `path` is missing or is not a
+/// folder: callbacks check their paths before training, rather than after the first epoch.
+pub(crate) fn check_folder(path: &Path) -> Result<()> {
+    match folder_problem(path) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
 /// The error of creating the temporary file beside `path`, reported against `path`, and
 /// in words when its folder is missing or is not a folder (the usual causes).
 fn create_error(path: &Path, error: io::Error) -> Error {
+    folder_problem(path).unwrap_or_else(|| Error::io(path, error))
+}
+
+/// The error for `path` when its folder is missing or is not a folder, in words.
+fn folder_problem(path: &Path) -> Option<Error> {
     let folder = folder_of(path);
     let problem = match fs::metadata(folder) {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
@@ -372,11 +386,9 @@ fn create_error(path: &Path, error: io::Error) -> Error {
         Ok(meta) if !meta.is_dir() => Some((io::ErrorKind::NotADirectory, "is not a folder")),
         _ => None,
     };
-    let Some((kind, what)) = problem else {
-        return Error::io(path, error);
-    };
+    let (kind, what) = problem?;
     let message = format!("cannot save: the folder {} {what}", folder.display());
-    Error::io(path, io::Error::new(kind, message))
+    Some(Error::io(path, io::Error::new(kind, message)))
 }
 
 /// The folder `path` is in (`.` for a bare file name).

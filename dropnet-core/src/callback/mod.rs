@@ -303,8 +303,9 @@ pub trait Callback {
     }
 
     /// A batch's loss or a parameter gradient is NaN or infinite; `error` is the
-    /// [`Error::NonFiniteLoss`] or [`Error::NonFiniteGradient`] saying which. The batch's
-    /// update has not been applied.
+    /// [`Error::NonFiniteLoss`] or [`Error::NonFiniteGradient`] saying which, and the
+    /// batch's update has not been applied. Or the update overflowed a weight or the
+    /// optimiser's state for one ([`Error::NonFiniteWeight`]), found after the update.
     ///
     /// When no hook asks to stop here, `fit` fails with `error`. When one does (as
     /// [`TerminateOnNan`] does), training ends gracefully: the epoch is closed with the

@@ -101,6 +101,15 @@ impl ModelCheckpoint {
 impl Callback for ModelCheckpoint {
     fn on_train_begin(&mut self, info: &TrainBegin, _ctx: &mut FitContext<'_, '_>) -> Result<()> {
         let template = Template::parse(&self.path)?;
+        // A missing folder would otherwise surface only after the first epoch had trained.
+        // Folders named by placeholders are only known at the save.
+        let folder = self
+            .path
+            .parent()
+            .map(|p| p.to_string_lossy().contains('{'));
+        if folder == Some(false) {
+            crate::weights::check_folder(&self.path)?;
+        }
         for name in template.metrics() {
             info.check_metric("ModelCheckpoint", name)?;
         }

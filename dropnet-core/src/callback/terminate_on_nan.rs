@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 /// `loss` then shows the NaN or infinity), validated, and recorded, and
 /// [`History::stop_reason`](crate::history::History::stop_reason) gives the error's
 /// message. Either way the bad batch's update is not applied (Keras applies it), so the
-/// weights are those after the last good batch.
+/// weights are those after the last good batch; the exception is an update that itself
+/// overflows a weight or the optimiser's state ([`Error::NonFiniteWeight`]), which is
+/// found only once applied.
 ///
 /// ```
 /// use dropnet_core::callback::TerminateOnNan;

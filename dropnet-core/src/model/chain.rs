@@ -255,6 +255,32 @@ impl<'m, 'l> Chain<'m, 'l> {
         None
     }
 
+    /// The name of the first parameter, or optimiser state of one, holding a NaN or an
+    /// infinity after an update (layers and params in order, each weight before its
+    /// states); `None` when all are finite.
+    pub(crate) fn non_finite_weight(&self, optimizer: &dyn Optimizer) -> Option<String> {
+        let finite = |values: &ndarray::ArrayD<f32>| match values.as_slice_memory_order() {
+            Some(values) => all_finite(values),
+            None => values.iter().all(|v| v.is_finite()),
+        };
+        let mut slot = 0;
+        for layer in self.layers.iter() {
+            for param in layer.params() {
+                let name = tensor_name(layer.name(), param.name);
+                if !finite(&param.value) {
+                    return Some(name);
+                }
+                for state in optimizer.state_names() {
+                    if optimizer.state(state, slot).is_some_and(|s| !finite(s)) {
+                        return Some(format!("optimizer/{name}/{state}"));
+                    }
+                }
+                slot += 1;
+            }
+        }
+        None
+    }
+
     /// Lets `optimizer` update every parameter, layers in order and each layer's params in
     /// its own order; the position in that walk is the optimiser's slot.
     pub(crate) fn step(&mut self, optimizer: &mut dyn Optimizer) {

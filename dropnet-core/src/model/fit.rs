@@ -150,6 +150,9 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// - [`Error::NonFiniteGradient`] when the loss is finite but a parameter gradient is
     ///   not, naming the tensor (`conv2d/kernel`). Every gradient is checked before each
     ///   update, in one pass that allocates nothing beyond the layers' parameter lists,
+    /// - [`Error::NonFiniteWeight`] when the loss and gradients were finite but the update
+    ///   made a weight, or the optimiser's state for one, NaN or infinite (values too large
+    ///   for `f32`); this one is found after the update, which the weights then hold,
     ///
     /// and the history of the epochs so far is then not returned. With a
     /// [`TerminateOnNan`](crate::callback::TerminateOnNan) callback (Keras's

@@ -337,3 +337,53 @@ fn terminate_on_nan_also_ends_training_at_a_non_finite_gradient() {
         after_clean_batches(relu_cnn(4), &x, &y, 2)
     );
 }
+
+#[test]
+fn a_huge_finite_input_that_overflows_the_weights_stops_training() {
+    // 1e30 is finite, and so are the loss and gradients it gives, but Adam squares the
+    // gradient (1e60 overflows f32): its second moment becomes infinite, then NaN, and the
+    // weights after it. Training must stop there, naming the tensor, not return Ok.
+    let (x, y) = clusters(30, 1);
+    let huge = poisoned(&x, 5, 0, 1e30);
+    let mut net = relu_dense(4);
+
+    let err = net
+        .fit(&huge, &y)
+        .epochs(3)
+        .batch_size(10)
+        .shuffle(false)
+        .verbose(Verbosity::Silent)
+        .train()
+        .unwrap_err();
+
+    match &err {
+        Error::NonFiniteWeight {
+            epoch: 1,
+            batch: 1,
+            tensor,
+        } => assert!(tensor.starts_with("optimizer/"), "{err}"),
+        other => panic!("expected NonFiniteWeight in the first batch, got {other:?}"),
+    }
+}
+
+#[test]
+fn terminate_on_nan_also_ends_training_on_overflowed_weights() {
+    let (x, y) = clusters(30, 1);
+    let huge = poisoned(&x, 5, 0, 1e30);
+    let mut net = relu_dense(4);
+    let mut terminate = TerminateOnNan::new();
+
+    let history = net
+        .fit(&huge, &y)
+        .epochs(3)
+        .batch_size(10)
+        .shuffle(false)
+        .callback(&mut terminate)
+        .verbose(Verbosity::Silent)
+        .train()
+        .unwrap();
+
+    assert_eq!(history.len(), 1, "training ended in the first epoch");
+    let reason = terminate.stopped().unwrap_or_default();
+    assert!(reason.contains("became NaN or infinite"), "{reason}");
+}

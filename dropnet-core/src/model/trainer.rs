@@ -194,6 +194,13 @@ impl Trainer<'_, '_, '_> {
                 });
             }
             chain.step(optimizer);
+            if let Some(tensor) = chain.non_finite_weight(optimizer) {
+                return skip(Error::NonFiniteWeight {
+                    epoch,
+                    batch,
+                    tensor,
+                });
+            }
             Ok(Step {
                 score,
                 skipped: None,

@@ -198,11 +198,16 @@ fn a_failing_callback_ends_fit_with_its_error() {
     let dir = Scratch::new("checkpoint-into-nothing");
     let missing = dir.0.join("no-such-folder").join("e{epoch}.ckpt");
     let mut checkpoint = ModelCheckpoint::new(&missing);
+    let before = bits(&net);
     let err = fit_with(&mut net, &data, 2, vec![&mut checkpoint]).unwrap_err();
+    // Refused before the first epoch, not after it: nothing has trained.
     assert!(
-        matches!(&err, Error::Io { path, .. } if path.ends_with("no-such-folder/e1.ckpt")),
+        matches!(&err, Error::Io { path, error }
+            if path.ends_with("no-such-folder/e{epoch}.ckpt")
+                && error.to_string().contains("does not exist")),
         "{err:?}"
     );
+    assert_eq!(bits(&net), before, "no epoch ran");
 }
 
 #[test]
