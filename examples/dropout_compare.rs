@@ -161,11 +161,12 @@ fn main() -> anyhow::Result<()> {
         val_y: data.test_labels,
     };
     println!(
-        "training on {} images, validating on {}; {} epochs, batch {BATCH_SIZE}, Adam, \
+        "training on {} images, validating on {}; {} epoch{}, batch {BATCH_SIZE}, Adam, \
          dropout rate {}, seed {}",
         sets.train_x.len(),
         sets.val_x.len(),
         args.epochs,
+        if args.epochs == 1 { "" } else { "s" },
         args.rate,
         args.seed
     );
@@ -294,12 +295,33 @@ fn check_plot_path(path: &Path) -> anyhow::Result<()> {
         _ => Path::new("."),
     };
     anyhow::ensure!(
-        folder.is_dir(),
+        folder.exists(),
         "--plot: the folder {} does not exist",
         folder.display()
     );
+    anyhow::ensure!(
+        folder.is_dir(),
+        "--plot: {} is a file, not a folder",
+        folder.display()
+    );
     anyhow::ensure!(!path.is_dir(), "--plot: {} is a folder", path.display());
-    Ok(())
+    check_writable(folder)
+        .with_context(|| format!("--plot: cannot write in the folder {}", folder.display()))
+}
+
+/// Proves `folder` writable by creating and removing a file in it: permissions, a
+/// read-only mount or a pseudo file system such as `/sys` only show when writing.
+///
+/// A new file of its own is used rather than the plot path, so an existing plot is not
+/// truncated when training then fails.
+fn check_writable(folder: &Path) -> std::io::Result<()> {
+    let probe = folder.join(format!(".dropout_compare-{}.probe", std::process::id()));
+    // `create_new` never opens someone else's file, so removing it afterwards is safe.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 /// Writes the four loss curves as a PNG at `path` and as an SVG beside it.

@@ -111,6 +111,8 @@ where
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Zero epochs would train nothing yet print a result as if it had.
+    anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1, got 0");
     let series: Series = CsvSeries::column("co2")
         .dates("date")
         .gaps(Gaps::Interpolate)

@@ -53,6 +53,9 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Zero epochs would train nothing yet print a result as if it had; refused before the
+    // data is loaded.
+    anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1, got 0");
     let data = mnist::load(&args.data)
         .with_context(|| format!("loading MNIST from {}", args.data.display()))?;
     println!(

@@ -11,6 +11,7 @@
 //! system font library. The feature is off by default: `plotters` with its PNG encoder and
 //! font rasteriser adds about a minute of CPU time to a clean build.
 
+use std::io;
 use std::ops::Range;
 use std::path::Path;
 
@@ -19,9 +20,12 @@ use plotters::coord::types::RangedCoordusize;
 use plotters::coord::Shift;
 use plotters::element::ComposedElement;
 use plotters::prelude::*;
+use plotters_backend::DrawingErrorKind;
+use plotters_bitmap::BitMapBackendError;
 
 use crate::error::{Error, Result};
 use crate::history::History;
+use crate::weights::folder_problem;
 
 /// The bundled font, registered as the family every label uses.
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -59,7 +63,9 @@ impl History {
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] when `path` does not end in `.png` or `.svg`, or no run has an
-/// epoch; [`Error::Io`] naming `path` when the image cannot be written.
+/// epoch; [`Error::Io`] naming `path` when the image cannot be written: before anything is
+/// drawn, in the words [`crate::weights::save`] uses, when the folder of `path` does not
+/// exist or is not a folder; else with the operating system's reason.
 pub fn loss_curves(path: impl AsRef<Path>, title: &str, runs: &[(&str, &History)]) -> Result<()> {
     let path = path.as_ref();
     let extension = path
@@ -69,35 +75,42 @@ pub fn loss_curves(path: impl AsRef<Path>, title: &str, runs: &[(&str, &History)
     if runs.iter().all(|(_, history)| history.is_empty()) {
         return Err(Error::config("history", "has no epochs to plot"));
     }
+    let svg = match extension.as_deref() {
+        Some("png") => false,
+        Some("svg") => true,
+        _ => {
+            let reason = format!("a plot is a .png or .svg file, got {}", path.display());
+            return Err(Error::config("path", reason));
+        }
+    };
+    // Plotters only opens the file when the image is complete, and then reports a missing
+    // folder as a dump of its nested error types; checking first gives the words weights
+    // saving uses and skips the drawing.
+    if let Some(problem) = folder_problem(path) {
+        return Err(problem);
+    }
     let curves: Vec<Curves> = runs
         .iter()
         .enumerate()
         .map(|(i, (name, history))| Curves::new(name, history, COLORS[i % COLORS.len()]))
         .collect();
 
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| {
-        Error::io(
-            path,
-            std::io::Error::other("the bundled font is unreadable"),
-        )
-    })?;
-    let drawn = match extension.as_deref() {
-        Some("png") => draw(
-            BitMapBackend::new(path, SIZE).into_drawing_area(),
-            title,
-            &curves,
-        ),
-        Some("svg") => draw(
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| Error::io(path, io::Error::other("the bundled font is unreadable")))?;
+    let drawn = if svg {
+        draw(
             SVGBackend::new(path, SIZE).into_drawing_area(),
             title,
             &curves,
-        ),
-        _ => {
-            let reason = format!("a plot is a .png or .svg file, got {}", path.display());
-            return Err(Error::config("path", reason));
-        }
+        )
+    } else {
+        draw(
+            BitMapBackend::new(path, SIZE).into_drawing_area(),
+            title,
+            &curves,
+        )
     };
-    drawn.map_err(|reason| Error::io(path, std::io::Error::other(reason)))
+    drawn.map_err(|error| Error::io(path, error))
 }
 
 /// The points of one run, as `(epoch, loss)`.
@@ -139,17 +152,52 @@ impl Curves {
     }
 }
 
-/// The result of drawing, with plotters' errors as text.
-type Drawn = std::result::Result<(), String>;
+/// The result of drawing, with plotters' errors as I/O errors (see [`io_error`]).
+type Drawn = std::result::Result<(), io::Error>;
+
+/// A plotters error as a short I/O error: the operating system's error when one is inside
+/// (the image file cannot be written), else plotters' own message.
+///
+/// Plotters' `Display` for a backend error is a `Debug` dump of nested types, so the I/O
+/// error is dug out of the two backends used here rather than printed.
+fn io_error<E>(error: DrawingAreaErrorKind<E>) -> io::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let backend = match error {
+        DrawingAreaErrorKind::BackendError(DrawingErrorKind::DrawingError(backend)) => backend,
+        DrawingAreaErrorKind::BackendError(DrawingErrorKind::FontError(font)) => {
+            return io::Error::other(format!("cannot draw text: {font}"));
+        }
+        other => return io::Error::other(format!("cannot draw the plot: {other}")),
+    };
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(backend);
+    // The SVG backend's error type is `io::Error` itself.
+    let boxed = match boxed.downcast::<io::Error>() {
+        Ok(error) => return *error,
+        Err(boxed) => boxed,
+    };
+    match boxed.downcast::<BitMapBackendError>() {
+        Ok(bitmap) => match *bitmap {
+            BitMapBackendError::IOError(error) => error,
+            // The PNG encoder wraps the error of creating the file.
+            BitMapBackendError::ImageError(image::ImageError::IoError(error)) => error,
+            BitMapBackendError::ImageError(image) => {
+                io::Error::other(format!("cannot encode the image: {image}"))
+            }
+            other => io::Error::other(format!("cannot draw the image: {other}")),
+        },
+        Err(other) => io::Error::other(format!("cannot draw the plot: {other}")),
+    }
+}
 
 /// Draws the title and the panels on `area`.
 fn draw<DB: DrawingBackend>(area: DrawingArea<DB, Shift>, title: &str, curves: &[Curves]) -> Drawn
 where
     DB::ErrorType: 'static,
 {
-    let text = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    area.fill(&WHITE).map_err(text)?;
-    let area = area.titled(title, ("sans-serif", 26)).map_err(text)?;
+    area.fill(&WHITE).map_err(io_error)?;
+    let area = area.titled(title, ("sans-serif", 26)).map_err(io_error)?;
     if curves.iter().any(|c| !c.val.is_empty()) {
         let (left, right) = area.split_horizontally(area.dim_in_pixel().0 * 55 / 100);
         all_losses(&left, curves)?;
@@ -157,7 +205,7 @@ where
     } else {
         all_losses(&area, curves)?;
     }
-    area.present().map_err(text)
+    area.present().map_err(io_error)
 }
 
 /// One line of the log panel.
@@ -217,7 +265,7 @@ where
             chart.draw_series(LineSeries::new(points, style))
         };
         drawn
-            .map_err(|e| e.to_string())?
+            .map_err(io_error)?
             .label(label)
             .legend(move |(x, y)| legend_line(x, y, color, dashed));
     }
@@ -253,13 +301,13 @@ where
         };
         chart
             .draw_series(LineSeries::new(late(c), color.stroke_width(3)))
-            .map_err(|e| e.to_string())?
+            .map_err(io_error)?
             .label(label)
             .legend(move |(x, y)| legend_line(x, y, color, false));
         if let Some(best) = c.best() {
             chart
                 .draw_series([Circle::new(best, 7, color.filled())])
-                .map_err(|e| e.to_string())?;
+                .map_err(io_error)?;
         }
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight)
@@ -306,7 +354,7 @@ fn chart<'a, DB, R>(
     linear_span: Option<f64>,
 ) -> std::result::Result<
     ChartContext<'a, DB, Cartesian2d<RangedCoordusize, R::CoordDescType>>,
-    String,
+    io::Error,
 >
 where
     DB: DrawingBackend,
@@ -314,14 +362,13 @@ where
     R: AsRangedCoord<Value = f64>,
     R::CoordDescType: ValueFormatter<f64>,
 {
-    let text = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(70)
         .build_cartesian_2d(x_range, y_range)
-        .map_err(text)?;
+        .map_err(io_error)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
@@ -331,7 +378,7 @@ where
         .y_label_formatter(&|v| short(*v, linear_span))
         .light_line_style(WHITE.mix(0.0))
         .draw()
-        .map_err(text)?;
+        .map_err(io_error)?;
     Ok(chart)
 }
 
@@ -385,7 +432,7 @@ where
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| e.to_string())
+        .map_err(io_error)
 }
 
 #[cfg(test)]
@@ -483,9 +530,62 @@ mod tests {
             ),
             "{err:?}"
         );
-        let err = history(2, false, 0.0)
-            .plot(dir.0.join("missing").join("h.png"))
+    }
+
+    #[test]
+    fn a_missing_folder_or_a_file_as_folder_is_reported_as_weights_saving_does() {
+        let dir = Scratch::new("plot-folder");
+        let file = dir.0.join("file.txt");
+        std::fs::write(&file, "not a folder").unwrap();
+        let short = history(2, false, 0.0);
+
+        for folder in [dir.0.join("missing"), file] {
+            for name in ["h.png", "h.svg"] {
+                let path = folder.join(name);
+                let err = short.plot(&path).unwrap_err();
+                let saved = crate::weights::save_layers("none", &[], &path).unwrap_err();
+
+                assert_eq!(err.to_string(), saved.to_string());
+                assert!(
+                    matches!(&err, Error::Io { path: p, .. } if *p == path),
+                    "{err:?}"
+                );
+            }
+        }
+        let err = short.plot(dir.0.join("missing").join("h.png")).unwrap_err();
+        assert!(err.to_string().ends_with("missing does not exist"), "{err}");
+        let err = short
+            .plot(dir.0.join("file.txt").join("h.png"))
             .unwrap_err();
-        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(
+            err.to_string().ends_with("file.txt is not a folder"),
+            "{err}"
+        );
+        assert!(dir.listing() == ["file.txt"], "nothing else is written");
+    }
+
+    #[test]
+    fn an_unwritable_image_is_reported_with_the_os_reason_not_a_dump() {
+        let dir = Scratch::new("plot-unwritable");
+        for name in ["h.png", "h.svg"] {
+            // A folder where the image should go: its folder exists, the file cannot be
+            // created, so the error comes from plotters.
+            let path = dir.0.join(name);
+            std::fs::create_dir(&path).unwrap();
+
+            let err = history(2, true, 0.0).plot(&path).unwrap_err();
+
+            let Error::Io { path: named, error } = &err else {
+                panic!("{err:?}");
+            };
+            assert_eq!(named, &path);
+            assert_eq!(error.kind(), io::ErrorKind::IsADirectory, "{err}");
+            let text = err.to_string();
+            assert!(text.starts_with(&format!("{}: ", path.display())), "{text}");
+            assert!(text.contains("(os error"), "{text}");
+            for dump in ["backend", "Error(", "Os {"] {
+                assert!(!text.contains(dump), "{text}");
+            }
+        }
     }
 }

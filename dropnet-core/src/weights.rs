@@ -376,17 +376,20 @@ fn create_error(path: &Path, error: io::Error) -> Error {
     folder_problem(path).unwrap_or_else(|| Error::io(path, error))
 }
 
-/// The error for `path` when its folder is missing or is not a folder, in words.
-fn folder_problem(path: &Path) -> Option<Error> {
+/// An [`Error::Io`] naming `path` when the folder it would be written in does not exist or
+/// is not a folder, `None` otherwise (including when the folder cannot be inspected).
+///
+/// Shared by every writer of files (weights, checkpoints, plots), so a bad output path is
+/// reported in the same words wherever it is given, instead of as a bare OS error.
+pub(crate) fn folder_problem(path: &Path) -> Option<Error> {
     let folder = folder_of(path);
-    let problem = match fs::metadata(folder) {
+    let (kind, what) = match fs::metadata(folder) {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            Some((io::ErrorKind::NotFound, "does not exist"))
+            (io::ErrorKind::NotFound, "does not exist")
         }
-        Ok(meta) if !meta.is_dir() => Some((io::ErrorKind::NotADirectory, "is not a folder")),
-        _ => None,
+        Ok(meta) if !meta.is_dir() => (io::ErrorKind::NotADirectory, "is not a folder"),
+        _ => return None,
     };
-    let (kind, what) = problem?;
     let message = format!("cannot save: the folder {} {what}", folder.display());
     Some(Error::io(path, io::Error::new(kind, message)))
 }
