@@ -463,7 +463,7 @@ fn check_structure(bytes: &[u8]) -> Result<HashMap<String, String>, CheckpointPr
 }
 
 /// The name of the state `state` of the optimiser for the variable `variable`.
-fn state_tensor_name(variable: &str, state: &str) -> String {
+pub(crate) fn state_tensor_name(variable: &str, state: &str) -> String {
     format!("optimizer/{variable}/{state}")
 }
 

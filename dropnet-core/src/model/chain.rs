@@ -4,9 +4,10 @@
 //! the model's [`Buffers`], sized once for the batch size, and a smaller last batch uses
 //! the first rows of each.
 
-use ndarray::{s, ArrayView2, Axis};
+use ndarray::{s, ArrayD, ArrayView2, Axis};
 
 use super::check::all_finite;
+use crate::checkpoint::state_tensor_name;
 use crate::error::{Error, Result};
 use crate::layer::{Layer, Mode, Pass};
 use crate::loss::Loss;
@@ -243,11 +244,7 @@ impl<'m, 'l> Chain<'m, 'l> {
     pub(crate) fn non_finite_grad(&self) -> Option<String> {
         for layer in self.layers.iter() {
             for param in layer.params() {
-                let finite = match param.grad.as_slice_memory_order() {
-                    Some(values) => all_finite(values),
-                    None => param.grad.iter().all(|v| v.is_finite()),
-                };
-                if !finite {
+                if !tensor_finite(&param.grad) {
                     return Some(tensor_name(layer.name(), param.name));
                 }
             }
@@ -257,23 +254,24 @@ impl<'m, 'l> Chain<'m, 'l> {
 
     /// The name of the first parameter, or optimiser state of one, holding a NaN or an
     /// infinity after an update (layers and params in order, each weight before its
-    /// states); `None` when all are finite.
+    /// states); `None` when all are finite. Names are built only for the one found: this
+    /// runs after every training step.
     pub(crate) fn non_finite_weight(&self, optimizer: &dyn Optimizer) -> Option<String> {
-        let finite = |values: &ndarray::ArrayD<f32>| match values.as_slice_memory_order() {
-            Some(values) => all_finite(values),
-            None => values.iter().all(|v| v.is_finite()),
-        };
+        let states = optimizer.state_names();
         let mut slot = 0;
         for layer in self.layers.iter() {
             for param in layer.params() {
-                let name = tensor_name(layer.name(), param.name);
-                if !finite(&param.value) {
-                    return Some(name);
+                if !tensor_finite(&param.value) {
+                    return Some(tensor_name(layer.name(), param.name));
                 }
-                for state in optimizer.state_names() {
-                    if optimizer.state(state, slot).is_some_and(|s| !finite(s)) {
-                        return Some(format!("optimizer/{name}/{state}"));
-                    }
+                let bad = states.iter().find(|&&state| {
+                    optimizer
+                        .state(state, slot)
+                        .is_some_and(|values| !tensor_finite(values))
+                });
+                if let Some(state) = bad {
+                    let variable = tensor_name(layer.name(), param.name);
+                    return Some(state_tensor_name(&variable, state));
                 }
                 slot += 1;
             }
@@ -297,6 +295,15 @@ impl<'m, 'l> Chain<'m, 'l> {
     /// The first `batch` rows of the model output.
     pub(crate) fn output(&self, batch: usize) -> ArrayView2<'_, f32> {
         self.buffers.output(batch)
+    }
+}
+
+/// True when every value of `values` is finite; contiguous tensors are checked in one
+/// vectorised pass.
+fn tensor_finite(values: &ArrayD<f32>) -> bool {
+    match values.as_slice_memory_order() {
+        Some(values) => all_finite(values),
+        None => values.iter().all(|v| v.is_finite()),
     }
 }
 
