@@ -18,6 +18,8 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
+use crate::layers::vector::vectorized;
+
 /// Which activation a layer applies; used by losses that fuse with it and by the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActivationKind {
@@ -38,63 +40,153 @@ pub enum ActivationKind {
 }
 
 /// An activation applied in place on a `[rows, units]` block, softmax being taken per row.
+///
+/// The types that implement it are markers: a layer carries its activation as a type
+/// parameter so that the summary and the fused losses know it, but the work is done by
+/// [`ActivationKind`]'s methods, which are compiled once in this crate. Code generic over
+/// the activation would be compiled again in every crate that names a model, once for
+/// every layer shape.
 pub trait Activation: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     /// Which activation this is.
     const KIND: ActivationKind;
 
     /// Replaces each pre-activation `z` by `f(z)`.
-    fn apply(values: ArrayViewMut2<'_, f32>);
+    fn apply(values: ArrayViewMut2<'_, f32>) {
+        Self::KIND.apply(values);
+    }
 
     /// Replaces the gradient with respect to the output `y = f(z)` by the gradient with
     /// respect to `z`, given `y`.
     ///
     /// # Shapes
     /// `output` and `grad` are both `[rows, units]`.
-    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>);
+    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
+        Self::KIND.backward(output, grad);
+    }
+}
+
+impl ActivationKind {
+    /// Replaces each pre-activation `z` of `values` by `f(z)`.
+    pub fn apply(self, mut values: ArrayViewMut2<'_, f32>) {
+        match self {
+            Self::Linear => {}
+            Self::Relu => values.mapv_inplace(Relu::value),
+            Self::Sigmoid => values.mapv_inplace(Sigmoid::value),
+            Self::Tanh => values.mapv_inplace(Tanh::value),
+            Self::Elu => values.mapv_inplace(Elu::value),
+            Self::Selu => values.mapv_inplace(Selu::value),
+            Self::Softmax => softmax_rows(values),
+        }
+    }
+
+    /// Replaces the gradient with respect to the output `y = f(z)` by the gradient with
+    /// respect to `z`, given `y`.
+    ///
+    /// # Shapes
+    /// `output` and `grad` are both `[rows, units]`.
+    pub fn backward(self, output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
+        fn pointwise<P: Pointwise>(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
+            Zip::from(grad)
+                .and(output)
+                .for_each(|g, &y| *g = P::grad(*g, y));
+        }
+        match self {
+            Self::Linear => {}
+            Self::Relu => pointwise::<Relu>(output, grad),
+            Self::Sigmoid => pointwise::<Sigmoid>(output, grad),
+            Self::Tanh => pointwise::<Tanh>(output, grad),
+            Self::Elu => pointwise::<Elu>(output, grad),
+            Self::Selu => pointwise::<Selu>(output, grad),
+            Self::Softmax => softmax_backward(output, grad),
+        }
+    }
 
     /// Replaces each pre-activation `z` of `values` by `f(z + bias)`, the bias taken per
-    /// unit. Element-wise activations do it in one pass over `values`, which is what a
-    /// layer's forward pass costs beyond its matrix product.
+    /// unit, with the widest vector instructions the processor has. Element-wise
+    /// activations do it in one pass over `values`, which is what a layer's forward pass
+    /// costs beyond its matrix product.
     ///
     /// # Shapes
-    /// `values`: `[rows, N]` row-major; `bias`: `[N]`.
+    /// `values`: `[rows, units]` row-major; `bias`: `[units]`.
+    pub(crate) fn apply_with_bias(self, values: &mut [f32], bias: &[f32]) {
+        vectorized(
+            #[inline(always)]
+            || self.apply_with_bias_here(values, bias),
+        );
+    }
+
+    /// [`ActivationKind::apply_with_bias`] compiled for the instruction set of its caller.
     #[inline(always)]
-    fn apply_with_bias<const N: usize>(values: &mut [f32], bias: &[f32; N]) {
-        add_bias(values, bias);
-        Self::apply(matrix_mut(values, N));
+    fn apply_with_bias_here(self, values: &mut [f32], bias: &[f32]) {
+        match self {
+            Self::Linear => map_with_bias(values, bias, |z| z),
+            Self::Relu => map_with_bias(values, bias, Relu::value),
+            Self::Sigmoid => map_with_bias(values, bias, Sigmoid::value),
+            Self::Tanh => map_with_bias(values, bias, Tanh::value),
+            Self::Elu => map_with_bias(values, bias, Elu::value),
+            Self::Selu => map_with_bias(values, bias, Selu::value),
+            Self::Softmax => {
+                map_with_bias(values, bias, |z| z);
+                softmax_rows(matrix_mut(values, bias.len()));
+            }
+        }
     }
 
-    /// [`Activation::backward`] on row-major slices, also adding the column sums of the
-    /// resulting pre-activation gradient (the bias gradient) to `sums`, row after row.
-    /// Element-wise activations do it in one pass.
+    /// [`ActivationKind::backward`] on row-major slices, also adding the column sums of the
+    /// resulting pre-activation gradient (the bias gradient) to `sums`, row after row, with
+    /// the widest vector instructions the processor has. Element-wise activations do it in
+    /// one pass.
     ///
     /// # Shapes
-    /// `output`, `grad`: `[rows, N]` row-major; `sums`: `[N]`.
-    fn backward_with_sums<const N: usize>(output: &[f32], grad: &mut [f32], sums: &mut [f32; N]) {
-        let output = ArrayView2::from_shape((output.len() / N, N), output)
-            .expect("output holds whole rows of units");
-        Self::backward(output, matrix_mut(grad, N));
-        add_rows(grad, sums);
+    /// `output`, `grad`: `[rows, units]` row-major; `sums`: `[units]`.
+    pub(crate) fn backward_with_sums(self, output: &[f32], grad: &mut [f32], sums: &mut [f32]) {
+        vectorized(
+            #[inline(always)]
+            || self.backward_with_sums_here(output, grad, sums),
+        );
+    }
+
+    /// [`ActivationKind::backward_with_sums`] compiled for the instruction set of its
+    /// caller.
+    #[inline(always)]
+    fn backward_with_sums_here(self, output: &[f32], grad: &mut [f32], sums: &mut [f32]) {
+        match self {
+            Self::Linear => scale_and_sum(None, grad, sums, |g, _| g),
+            Self::Relu => scale_and_sum(Some(output), grad, sums, Relu::grad),
+            Self::Sigmoid => scale_and_sum(Some(output), grad, sums, Sigmoid::grad),
+            Self::Tanh => scale_and_sum(Some(output), grad, sums, Tanh::grad),
+            Self::Elu => scale_and_sum(Some(output), grad, sums, Elu::grad),
+            Self::Selu => scale_and_sum(Some(output), grad, sums, Selu::grad),
+            Self::Softmax => {
+                let units = sums.len();
+                let output = ArrayView2::from_shape((output.len() / units, units), output)
+                    .expect("output holds whole rows of units");
+                softmax_backward(output, matrix_mut(grad, units));
+                scale_and_sum(None, grad, sums, |g, _| g);
+            }
+        }
     }
 }
 
-/// Adds `bias` (`[N]`) to every row of `values` (`[rows, N]`, row-major).
-#[inline(always)]
-fn add_bias<const N: usize>(values: &mut [f32], bias: &[f32; N]) {
-    map_with_bias(values, bias, |z| z);
+/// Softmax of each row, after subtracting the row maximum so that large logits do not
+/// overflow.
+fn softmax_rows(mut values: ArrayViewMut2<'_, f32>) {
+    for mut row in values.axis_iter_mut(Axis(0)) {
+        let max = row.fold(f32::NEG_INFINITY, |m, &z| m.max(z));
+        row.mapv_inplace(|z| (z - max).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|e| e / sum);
+    }
 }
 
-/// Adds every row of `values` (`[rows, N]`, row-major) to `sums` (`[N]`), in row order.
-#[inline(always)]
-fn add_rows<const N: usize>(values: &[f32], sums: &mut [f32; N]) {
-    // The running sums stay in a local array, which the compiler keeps in registers:
-    // adding into memory row after row made each row wait for the previous row's store.
-    let mut running = *sums;
-    for row in values.chunks_exact(N) {
-        let row: &[f32; N] = row.try_into().expect("N wide");
-        running.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+/// The softmax Jacobian-vector product of each row: `g = y ⊙ (g − Σ g y)`.
+fn softmax_backward(output: ArrayView2<'_, f32>, mut grad: ArrayViewMut2<'_, f32>) {
+    for (mut g, y) in grad.axis_iter_mut(Axis(0)).zip(output.axis_iter(Axis(0))) {
+        let dot: f32 = g.iter().zip(y.iter()).map(|(a, b)| a * b).sum();
+        Zip::from(&mut g)
+            .and(&y)
+            .for_each(|g, &y| *g = y * (*g - dot));
     }
-    *sums = running;
 }
 
 /// `values` as a `[rows, units]` matrix.
@@ -106,34 +198,122 @@ fn matrix_mut(values: &mut [f32], units: usize) -> ArrayViewMut2<'_, f32> {
 /// `values = f(values + bias)` in one pass, for an element-wise `f`.
 ///
 /// Rows are taken whole, so the compiler runs the loop over the units in vector lanes.
+///
+/// # Shapes
+/// `values`: `[rows, units]` row-major; `bias`: `[units]`.
 #[inline(always)]
-fn map_with_bias<const N: usize>(values: &mut [f32], bias: &[f32; N], f: impl Fn(f32) -> f32) {
-    for row in values.chunks_exact_mut(N) {
-        let row: &mut [f32; N] = row.try_into().expect("N wide");
+fn map_with_bias(values: &mut [f32], bias: &[f32], f: impl Fn(f32) -> f32) {
+    for row in values.chunks_exact_mut(bias.len()) {
         row.iter_mut().zip(bias).for_each(|(v, &b)| *v = f(*v + b));
     }
 }
 
-/// `grad *= df(output)` and `sums += Σ_rows grad` in one pass, for an element-wise `f`
-/// whose derivative `df` is written in terms of its output.
+/// Columns whose running sums [`scale_and_sum`] keeps in registers at once: two AVX2
+/// vectors, or one AVX-512 vector.
+const SUM_LANES: usize = 16;
+
+/// Rows [`scale_and_sum`] takes at a time: the tile of gradients and outputs it goes over
+/// once per group of [`SUM_LANES`] columns stays in the L1 cache.
+const SUM_ROWS: usize = 64;
+
+/// `grad = df(grad, output)` and `sums += Σ_rows grad` in one pass, for an element-wise `f`
+/// whose derivative `df` is written in terms of its output. Without `output`, `df` is given
+/// zeros (only for a `df` that ignores the output).
+///
+/// The running sums stay in local arrays, which the compiler keeps in registers: adding
+/// into memory row after row made each row wait for the previous row's store. A row may
+/// be wider than the registers, so the rows go by tiles, and within a tile by groups of
+/// [`SUM_LANES`] columns. Each column still adds its rows in row order, so the sums are
+/// the same bits as a plain loop over the rows.
+///
+/// # Shapes
+/// `output`, `grad`: `[rows, units]` row-major; `sums`: `[units]`.
 #[inline(always)]
-fn scale_and_sum<const N: usize>(
-    output: &[f32],
+fn scale_and_sum(
+    output: Option<&[f32]>,
     grad: &mut [f32],
-    sums: &mut [f32; N],
+    sums: &mut [f32],
     df: impl Fn(f32, f32) -> f32,
 ) {
-    // Running sums in a local array, as in `add_rows`.
+    let units = sums.len();
+    let tile = SUM_ROWS * units;
+    for (t, grad) in grad.chunks_mut(tile).enumerate() {
+        let output = output.map(|o| &o[t * tile..][..grad.len()]);
+        for start in (0..units).step_by(SUM_LANES) {
+            let sums = &mut sums[start..units.min(start + SUM_LANES)];
+            match <&mut [f32; SUM_LANES]>::try_from(&mut *sums) {
+                Ok(sums) => sum_group(grad, output, (units, start), sums, &df),
+                Err(_) => sum_tail(grad, output, (units, start), sums, &df),
+            }
+        }
+    }
+}
+
+/// Columns `start..start + SUM_LANES` of [`scale_and_sum`], `(units, start)` giving the
+/// row width and the first column. The width is a constant, so the loop over it unrolls
+/// into vector registers.
+#[inline(always)]
+fn sum_group(
+    grad: &mut [f32],
+    output: Option<&[f32]>,
+    (units, start): (usize, usize),
+    sums: &mut [f32; SUM_LANES],
+    df: &impl Fn(f32, f32) -> f32,
+) {
     let mut running = *sums;
-    for (g, y) in grad.chunks_exact_mut(N).zip(output.chunks_exact(N)) {
-        let (g, y): (&mut [f32; N], &[f32; N]) =
-            (g.try_into().expect("N wide"), y.try_into().expect("N wide"));
-        for ((g, &y), s) in g.iter_mut().zip(y).zip(running.iter_mut()) {
-            *g = df(*g, y);
-            *s += *g;
+    #[inline(always)]
+    fn group(row: &mut [f32], start: usize) -> &mut [f32; SUM_LANES] {
+        (&mut row[start..start + SUM_LANES])
+            .try_into()
+            .expect("a group of lanes")
+    }
+    match output {
+        Some(output) => {
+            for (g, y) in grad.chunks_exact_mut(units).zip(output.chunks_exact(units)) {
+                let y: &[f32; SUM_LANES] = y[start..start + SUM_LANES]
+                    .try_into()
+                    .expect("a group of lanes");
+                for ((g, &y), s) in group(g, start).iter_mut().zip(y).zip(running.iter_mut()) {
+                    *g = df(*g, y);
+                    *s += *g;
+                }
+            }
+        }
+        None => {
+            for g in grad.chunks_exact_mut(units) {
+                for (g, s) in group(g, start).iter_mut().zip(running.iter_mut()) {
+                    *g = df(*g, 0.0);
+                    *s += *g;
+                }
+            }
         }
     }
     *sums = running;
+}
+
+/// The last, narrower group of columns of [`scale_and_sum`]: `sums.len()` columns from
+/// `start`.
+#[inline(always)]
+fn sum_tail(
+    grad: &mut [f32],
+    output: Option<&[f32]>,
+    (units, start): (usize, usize),
+    sums: &mut [f32],
+    df: &impl Fn(f32, f32) -> f32,
+) {
+    let width = sums.len();
+    let mut running = [0.0_f32; SUM_LANES];
+    let running = &mut running[..width];
+    running.copy_from_slice(sums);
+    for (r, g) in grad.chunks_exact_mut(units).enumerate() {
+        let g = &mut g[start..start + width];
+        let y = output.map(|o| &o[r * units + start..][..width]);
+        for (j, (g, s)) in g.iter_mut().zip(running.iter_mut()).enumerate() {
+            *g = df(*g, y.map_or(0.0, |y| y[j]));
+            *s += *g;
+        }
+    }
+    sums.copy_from_slice(running);
 }
 
 /// The identity: `f(z) = z`.
@@ -206,44 +386,10 @@ pub trait Pointwise: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
 
 impl<P: Pointwise> Activation for P {
     const KIND: ActivationKind = P::ACTIVATION_KIND;
-
-    fn apply(mut values: ArrayViewMut2<'_, f32>) {
-        values.mapv_inplace(P::value);
-    }
-
-    fn backward(output: ArrayView2<'_, f32>, grad: ArrayViewMut2<'_, f32>) {
-        Zip::from(grad)
-            .and(output)
-            .for_each(|g, &y| *g = P::grad(*g, y));
-    }
-
-    #[inline(always)]
-    fn apply_with_bias<const N: usize>(values: &mut [f32], bias: &[f32; N]) {
-        map_with_bias(values, bias, P::value);
-    }
-
-    #[inline(always)]
-    fn backward_with_sums<const N: usize>(output: &[f32], grad: &mut [f32], sums: &mut [f32; N]) {
-        scale_and_sum(output, grad, sums, P::grad);
-    }
 }
 
 impl Activation for Linear {
     const KIND: ActivationKind = ActivationKind::Linear;
-
-    fn apply(_values: ArrayViewMut2<'_, f32>) {}
-
-    fn backward(_output: ArrayView2<'_, f32>, _grad: ArrayViewMut2<'_, f32>) {}
-
-    #[inline(always)]
-    fn apply_with_bias<const N: usize>(values: &mut [f32], bias: &[f32; N]) {
-        add_bias(values, bias);
-    }
-
-    #[inline(always)]
-    fn backward_with_sums<const N: usize>(_output: &[f32], grad: &mut [f32], sums: &mut [f32; N]) {
-        add_rows(grad, sums);
-    }
 }
 
 impl Pointwise for Relu {
@@ -334,24 +480,6 @@ impl Pointwise for Selu {
 
 impl Activation for Softmax {
     const KIND: ActivationKind = ActivationKind::Softmax;
-
-    fn apply(mut values: ArrayViewMut2<'_, f32>) {
-        for mut row in values.axis_iter_mut(Axis(0)) {
-            let max = row.fold(f32::NEG_INFINITY, |m, &z| m.max(z));
-            row.mapv_inplace(|z| (z - max).exp());
-            let sum = row.sum();
-            row.mapv_inplace(|e| e / sum);
-        }
-    }
-
-    fn backward(output: ArrayView2<'_, f32>, mut grad: ArrayViewMut2<'_, f32>) {
-        for (mut g, y) in grad.axis_iter_mut(Axis(0)).zip(output.axis_iter(Axis(0))) {
-            let dot: f32 = g.iter().zip(y.iter()).map(|(a, b)| a * b).sum();
-            Zip::from(&mut g)
-                .and(&y)
-                .for_each(|g, &y| *g = y * (*g - dot));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -400,20 +528,26 @@ mod tests {
         check::<Selu>(z);
     }
 
-    /// The one-pass forms against the trait's two-pass defaults, which add the bias (or
-    /// sum the rows) separately around `apply` and `backward`, at every vector width.
+    /// The one-pass forms against the two-pass ones, which add the bias (or sum the rows)
+    /// separately around `apply` and `backward`, at every vector width. Rows 37 wide take
+    /// two full groups of summed columns and a narrower one; 150 rows take three tiles.
     fn check_fused<A: Activation>() {
-        let levels = crate::layers::vector::on_every_level(check_fused_once::<A>);
-        assert!(levels.iter().all(|l| *l == levels[0]), "{:?}", A::KIND);
+        for (rows, units) in [(3, 3), (150, 37), (70, 16)] {
+            let levels =
+                crate::layers::vector::on_every_level(|| check_fused_once::<A>(rows, units));
+            assert!(levels.iter().all(|l| *l == levels[0]), "{:?}", A::KIND);
+        }
     }
 
-    /// One run of [`check_fused`]; returns the fused outputs and gradients.
+    /// One run of [`check_fused`] on a `[rows, units]` block; returns the fused outputs
+    /// and gradients.
     #[inline(always)]
-    fn check_fused_once<A: Activation>() -> (Vec<f32>, Vec<f32>) {
-        let bias = [0.25_f32, -0.5, 1.0];
-        let z = array![[0.5_f32, -1.2, 2.0], [-0.3, 0.7, -2.5], [0.1, 0.2, -0.1]];
+    fn check_fused_once<A: Activation>(rows: usize, units: usize) -> (Vec<f32>, Vec<f32>) {
+        let wave = |i: usize, j: usize, k: f32| ((i * 7 + j * 3) % 11) as f32 * k - 1.2;
+        let bias: Vec<f32> = (0..units).map(|j| wave(0, j, 0.17)).collect();
+        let z = Array2::from_shape_fn((rows, units), |(i, j)| wave(i, j, 0.29));
         let mut fused = z.clone().into_raw_vec_and_offset().0;
-        A::apply_with_bias(&mut fused, &bias);
+        A::KIND.apply_with_bias_here(&mut fused, &bias);
         let mut two_pass = z + ndarray::aview1(&bias);
         A::apply(two_pass.view_mut());
         assert_eq!(
@@ -423,12 +557,13 @@ mod tests {
             A::KIND
         );
 
-        let grad = array![[0.3_f32, -0.1, 0.7], [1.1, 0.4, -0.9], [-0.2, 0.5, 0.8]];
-        let (mut fused_grad, mut sums) = (grad.clone().into_raw_vec_and_offset().0, [1.0; 3]);
-        A::backward_with_sums(&fused, &mut fused_grad, &mut sums);
+        let grad = Array2::from_shape_fn((rows, units), |(i, j)| wave(j, i, 0.23));
+        let mut fused_grad = grad.clone().into_raw_vec_and_offset().0;
+        let mut sums = vec![1.0; units];
+        A::KIND.backward_with_sums_here(&fused, &mut fused_grad, &mut sums);
         let mut two_pass_grad = grad;
         A::backward(two_pass.view(), two_pass_grad.view_mut());
-        let mut expected_sums = [1.0_f32; 3];
+        let mut expected_sums = vec![1.0_f32; units];
         for row in two_pass_grad.rows() {
             expected_sums
                 .iter_mut()

@@ -18,12 +18,86 @@ use crate::rng;
 ///
 /// Parameters, in Keras's names and layouts: `kernel` `[IN, OUT]` (Glorot uniform) and
 /// `bias` `[OUT]` (zeros).
+///
+/// The type parameters fix the shapes for the compiler; the work is done by code that
+/// takes the sizes as values and is compiled once in this crate, so a model with new
+/// shapes adds almost nothing to its crate's build time.
 #[derive(Debug, Clone)]
 pub struct Dense<const IN: usize, const OUT: usize, A: Activation> {
+    engine: Engine,
+    activation: PhantomData<A>,
+}
+
+/// A dense layer with every size a value: everything a [`Dense`] holds, whose `Layer`
+/// methods only hand over to it. Its functions are not generic, so they are compiled once
+/// in this crate rather than again for every layer shape in every crate declaring a model.
+#[derive(Debug, Clone)]
+struct Engine {
     name: &'static str,
+    inputs: usize,
+    units: usize,
+    activation: ActivationKind,
     kernel: Param,
     bias: Param,
-    activation: PhantomData<A>,
+}
+
+impl Engine {
+    /// A dense layer named `name`, with a Glorot uniform kernel drawn from the stream
+    /// `(seed, name, "init")` and a zero bias.
+    fn new(
+        name: &'static str,
+        seed: u64,
+        (inputs, units): (usize, usize),
+        a: ActivationKind,
+    ) -> Self {
+        let kernel = init::glorot_uniform(&[inputs, units], &mut rng::stream(seed, name, "init"));
+        Self {
+            name,
+            inputs,
+            units,
+            activation: a,
+            kernel: Param::new("kernel", kernel),
+            bias: Param::new("bias", init::zeros(&[units])),
+        }
+    }
+
+    /// See [`Dense`]'s [`Layer::forward`].
+    fn forward(&self, input: ArrayView2<'_, f32>, mut output: ArrayViewMut2<'_, f32>, pass: Pass) {
+        check_width(self.name, "input", input.ncols(), self.inputs);
+        check_width(self.name, "output", output.ncols(), self.units);
+        let kernel = param_matrix(&self.kernel.value, self.inputs, self.units);
+        let bias = param_matrix(&self.bias.value, 1, self.units);
+
+        output.assign(&bias.row(0));
+        matmul(&input, &kernel.view(), &mut output, true);
+
+        if !pass.logits {
+            self.activation.apply(output);
+        }
+    }
+
+    /// See [`Dense`]'s [`Layer::backward`].
+    fn backward(
+        &mut self,
+        (input, output): (ArrayView2<'_, f32>, ArrayView2<'_, f32>),
+        mut grad_output: ArrayViewMut2<'_, f32>,
+        grad_input: Option<ArrayViewMut2<'_, f32>>,
+        pass: Pass,
+    ) {
+        check_width(self.name, "grad_output", grad_output.ncols(), self.units);
+        if !pass.logits {
+            self.activation.backward(output, grad_output.view_mut());
+        }
+
+        let mut kernel_grad = grad_matrix(&mut self.kernel.grad, self.inputs, self.units);
+        matmul(&input.t(), &grad_output.view(), &mut kernel_grad, true);
+        add_column_sums(&grad_output, &mut self.bias.grad);
+
+        if let Some(mut grad_input) = grad_input {
+            let kernel = param_matrix(&self.kernel.value, self.inputs, self.units);
+            matmul(&grad_output.view(), &kernel.t(), &mut grad_input, false);
+        }
+    }
 }
 
 impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
@@ -44,11 +118,8 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     /// the stream `(seed, name, "init")` and a zero bias.
     pub fn new(name: &'static str, seed: u64) -> Self {
         let () = Self::CHECK;
-        let kernel = init::glorot_uniform(&[IN, OUT], &mut rng::stream(seed, name, "init"));
         Self {
-            name,
-            kernel: Param::new("kernel", kernel),
-            bias: Param::new("bias", init::zeros(&[OUT])),
+            engine: Engine::new(name, seed, (IN, OUT), A::KIND),
             activation: PhantomData,
         }
     }
@@ -56,7 +127,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
 
 impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, A> {
     fn name(&self) -> &str {
-        self.name
+        self.engine.name
     }
 
     fn kind(&self) -> &'static str {
@@ -80,23 +151,8 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, 
     /// # Shapes
     /// - `input`: `[batch, IN]`
     /// - `output`: `[batch, OUT]`
-    fn forward(
-        &mut self,
-        input: ArrayView2<'_, f32>,
-        mut output: ArrayViewMut2<'_, f32>,
-        pass: Pass,
-    ) {
-        check_width(self.name, "input", input.ncols(), IN);
-        check_width(self.name, "output", output.ncols(), OUT);
-        let kernel = param_matrix(&self.kernel.value, IN, OUT);
-        let bias = param_matrix(&self.bias.value, 1, OUT);
-
-        output.assign(&bias.row(0));
-        matmul(&input, &kernel.view(), &mut output, true);
-
-        if !pass.logits {
-            A::apply(output);
-        }
+    fn forward(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>, pass: Pass) {
+        self.engine.forward(input, output, pass);
     }
 
     /// With `g` the gradient of the pre-activation (written over `grad_output`):
@@ -109,31 +165,20 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, 
         &mut self,
         input: ArrayView2<'_, f32>,
         output: ArrayView2<'_, f32>,
-        mut grad_output: ArrayViewMut2<'_, f32>,
+        grad_output: ArrayViewMut2<'_, f32>,
         grad_input: Option<ArrayViewMut2<'_, f32>>,
         pass: Pass,
     ) {
-        check_width(self.name, "grad_output", grad_output.ncols(), OUT);
-        if !pass.logits {
-            A::backward(output, grad_output.view_mut());
-        }
-
-        let mut kernel_grad = grad_matrix(&mut self.kernel.grad, IN, OUT);
-        matmul(&input.t(), &grad_output.view(), &mut kernel_grad, true);
-        add_column_sums(&grad_output, &mut self.bias.grad);
-
-        if let Some(mut grad_input) = grad_input {
-            let kernel = param_matrix(&self.kernel.value, IN, OUT);
-            matmul(&grad_output.view(), &kernel.t(), &mut grad_input, false);
-        }
+        self.engine
+            .backward((input, output), grad_output, grad_input, pass);
     }
 
     fn params(&self) -> Vec<&Param> {
-        vec![&self.kernel, &self.bias]
+        vec![&self.engine.kernel, &self.engine.bias]
     }
 
     fn params_mut(&mut self) -> Vec<&mut Param> {
-        vec![&mut self.kernel, &mut self.bias]
+        vec![&mut self.engine.kernel, &mut self.engine.bias]
     }
 }
 
@@ -161,10 +206,10 @@ mod tests {
 
         layer.forward(input.view(), output.view_mut(), Pass::new(Mode::Infer));
 
-        let kernel = &layer.kernel.value;
+        let kernel = &layer.engine.kernel.value;
         for ((b, j), &got) in output.indexed_iter() {
             let sum: f32 = (0..4).map(|i| input[[b, i]] * kernel[[i, j]]).sum();
-            let want = sum + layer.bias.value[[j]];
+            let want = sum + layer.engine.bias.value[[j]];
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
     }
@@ -225,17 +270,22 @@ mod tests {
         let layer = Dense::<1600, 10, Softmax>::new("dense", 42);
         let limit = (6.0_f64 / 1610.0).sqrt() as f32;
 
-        assert_eq!(layer.kernel.value.shape(), &[1600, 10]);
-        assert!(layer.kernel.value.iter().all(|v| v.abs() <= limit));
-        assert!(layer.kernel.value.iter().any(|v| v.abs() > 0.99 * limit));
-        assert!(layer.bias.value.iter().all(|&v| v == 0.0));
+        assert_eq!(layer.engine.kernel.value.shape(), &[1600, 10]);
+        assert!(layer.engine.kernel.value.iter().all(|v| v.abs() <= limit));
+        assert!(layer
+            .engine
+            .kernel
+            .value
+            .iter()
+            .any(|v| v.abs() > 0.99 * limit));
+        assert!(layer.engine.bias.value.iter().all(|&v| v == 0.0));
         assert_eq!(
-            Dense::<1600, 10, Softmax>::new("dense", 42).kernel,
-            layer.kernel
+            Dense::<1600, 10, Softmax>::new("dense", 42).engine.kernel,
+            layer.engine.kernel
         );
         assert_ne!(
-            Dense::<1600, 10, Softmax>::new("dense_1", 42).kernel,
-            layer.kernel
+            Dense::<1600, 10, Softmax>::new("dense_1", 42).engine.kernel,
+            layer.engine.kernel
         );
     }
 

@@ -27,15 +27,321 @@ pub const fn pool_output_size(input: usize, pool: usize, stride: usize) -> usize
 /// `output[b, i, j, c] = max over (p, q) < (P, P) of input[b, i·S + p, j·S + q, c]`. When
 /// several values tie for the maximum, the first in row-major window order receives the
 /// gradient. NaN inputs are skipped by the maximum (as `f32::max` does). No parameters.
+///
+/// The type parameters fix the shapes for the compiler; the work is done by code that
+/// takes the sizes as values and is compiled once in this crate, so a model with new
+/// shapes adds almost nothing to its crate's build time.
 #[derive(Debug, Clone)]
 pub struct MaxPool2d<const H: usize, const W: usize, const C: usize, const P: usize, const S: usize>
 {
+    engine: Engine,
+}
+
+/// Channels whose running maxima a window keeps in registers at once: two AVX2 vectors or
+/// one AVX-512 vector.
+const POOL_LANES: usize = 16;
+
+/// Values a thread takes at least, so that small maps are not split into tasks that cost
+/// more to schedule than to compute.
+const MIN_TASK_VALUES: usize = 1 << 14;
+
+/// What a max pooling computes, with every size a value: the work of [`MaxPool2d`],
+/// whatever its type parameters. Its functions are not generic, so they are compiled once
+/// in this crate rather than again for every layer shape in every crate declaring a model.
+#[derive(Debug, Clone, Copy)]
+struct Pool {
+    height: usize,
+    width: usize,
+    channels: usize,
+    pool: usize,
+    stride: usize,
+    out_h: usize,
+    out_w: usize,
+}
+
+impl Pool {
+    /// Values in one input sample, `H·W·C`.
+    fn in_len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    /// Values in one output sample, `out_h·out_w·C`.
+    fn out_len(&self) -> usize {
+        self.out_h * self.out_w * self.channels
+    }
+
+    /// Samples a thread takes at least (see [`MIN_TASK_VALUES`]).
+    fn min_samples(&self) -> usize {
+        (MIN_TASK_VALUES / self.in_len()).max(1)
+    }
+
+    /// True when the windows neither overlap nor leave gaps between them (pool size equal to
+    /// the stride): each input value lies in at most one window.
+    fn tiled(&self) -> bool {
+        self.pool == self.stride
+    }
+
+    /// True when, moreover, the windows cover every input value (no rows or columns left
+    /// past the last window).
+    fn covered(&self) -> bool {
+        self.tiled()
+            && self.out_h * self.pool == self.height
+            && self.out_w * self.pool == self.width
+    }
+
+    /// Pools `input` into `output` and, when `argmax` is given, records each winner.
+    /// Samples are independent, so groups of them run on rayon's threads.
+    ///
+    /// Buffers (row-major): `input` `[batch, H, W, C]`, `output` and `argmax`
+    /// `[batch, out_h, out_w, C]`.
+    fn pool(&self, input: &[f32], output: &mut [f32], argmax: Option<&mut [u32]>) {
+        let (in_len, out_len, min) = (self.in_len(), self.out_len(), self.min_samples());
+        let outputs = output.par_chunks_mut(out_len).with_min_len(min);
+        let samples = input.par_chunks(in_len).with_min_len(min);
+        match argmax {
+            Some(argmax) => outputs
+                .zip(samples)
+                .zip(argmax.par_chunks_mut(out_len))
+                .for_each(|((out, sample), winners)| self.pool_sample(sample, out, Some(winners))),
+            None => outputs
+                .zip(samples)
+                .for_each(|(out, sample)| self.pool_sample(sample, out, None)),
+        }
+    }
+
+    /// Pools one sample (`[H, W, C]`) into `output` (`[out_h, out_w, C]`), recording each
+    /// winner's index within the sample into `winners` when given.
+    fn pool_sample(&self, sample: &[f32], output: &mut [f32], mut winners: Option<&mut [u32]>) {
+        let c = self.channels;
+        for (pos, best) in output.chunks_exact_mut(c).enumerate() {
+            let (oh, ow) = (pos / self.out_w, pos % self.out_w);
+            let corner = (oh * self.stride * self.width + ow * self.stride) * c;
+            for start in (0..c).step_by(POOL_LANES) {
+                let best = &mut best[start..c.min(start + POOL_LANES)];
+                let corner = corner + start;
+                match winners.as_deref_mut() {
+                    Some(w) => {
+                        let w = &mut w[pos * c + start..][..best.len()];
+                        match <&mut [f32; POOL_LANES]>::try_from(&mut *best) {
+                            Ok(best) => self.window_argmax_group(sample, corner, best, w),
+                            Err(_) => self.window_argmax_tail(sample, corner, best, w),
+                        }
+                    }
+                    None => match <&mut [f32; POOL_LANES]>::try_from(&mut *best) {
+                        Ok(best) => self.window_max_group(sample, corner, best),
+                        Err(_) => self.window_max_tail(sample, corner, best),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Offsets of a window's taps from its top-left value, in row-major window order.
+    fn taps(&self) -> impl Iterator<Item = usize> {
+        let (pool, width, c) = (self.pool, self.width, self.channels);
+        (0..pool).flat_map(move |p| (0..pool).map(move |q| (p * width + q) * c))
+    }
+
+    /// The maxima of one window over [`POOL_LANES`] channels from the value `corner`, into
+    /// `out`.
+    ///
+    /// Channels are innermost, so each tap is compared against the whole group of running
+    /// maxima at once; the maxima live in a local array so the comparisons stay in vector
+    /// registers.
+    fn window_max_group(&self, sample: &[f32], corner: usize, out: &mut [f32; POOL_LANES]) {
+        let mut best: [f32; POOL_LANES] = sample[corner..][..POOL_LANES]
+            .try_into()
+            .expect("a group of lanes");
+        for tap in self.taps().skip(1) {
+            let values: &[f32; POOL_LANES] = sample[corner + tap..][..POOL_LANES]
+                .try_into()
+                .expect("a group of lanes");
+            best.iter_mut()
+                .zip(values)
+                .for_each(|(b, &v)| *b = b.max(v));
+        }
+        *out = best;
+    }
+
+    /// [`Pool::window_max_group`] for the last, narrower group of `out.len()` channels.
+    fn window_max_tail(&self, sample: &[f32], corner: usize, out: &mut [f32]) {
+        let width = out.len();
+        out.copy_from_slice(&sample[corner..][..width]);
+        for tap in self.taps().skip(1) {
+            let values = &sample[corner + tap..][..width];
+            out.iter_mut().zip(values).for_each(|(b, &v)| *b = b.max(v));
+        }
+    }
+
+    /// Like [`Pool::window_max_group`], also writing each winner's index in the sample into
+    /// `winners` (`[POOL_LANES]`). The first of tied values wins.
+    fn window_argmax_group(
+        &self,
+        sample: &[f32],
+        corner: usize,
+        out: &mut [f32; POOL_LANES],
+        winners: &mut [u32],
+    ) {
+        let mut best: [f32; POOL_LANES] = sample[corner..][..POOL_LANES]
+            .try_into()
+            .expect("a group of lanes");
+        let mut index = [0_u32; POOL_LANES];
+        index
+            .iter_mut()
+            .zip(corner as u32..)
+            .for_each(|(w, i)| *w = i);
+        for tap in self.taps().skip(1) {
+            let start = corner + tap;
+            let values: &[f32; POOL_LANES] = sample[start..][..POOL_LANES]
+                .try_into()
+                .expect("a group of lanes");
+            let values = values.iter().zip(start as u32..);
+            for ((b, w), (&v, i)) in best.iter_mut().zip(index.iter_mut()).zip(values) {
+                // All ones where `v` wins, written without a branch so that it vectorises.
+                let wins = 0_u32.wrapping_sub(u32::from(v > *b));
+                *w = (i & wins) | (*w & !wins);
+                *b = b.max(v);
+            }
+        }
+        *out = best;
+        winners.copy_from_slice(&index);
+    }
+
+    /// [`Pool::window_argmax_group`] for the last, narrower group of `out.len()` channels.
+    fn window_argmax_tail(
+        &self,
+        sample: &[f32],
+        corner: usize,
+        out: &mut [f32],
+        winners: &mut [u32],
+    ) {
+        let width = out.len();
+        out.copy_from_slice(&sample[corner..][..width]);
+        winners
+            .iter_mut()
+            .zip(corner as u32..)
+            .for_each(|(w, i)| *w = i);
+        for tap in self.taps().skip(1) {
+            let start = corner + tap;
+            let values = sample[start..][..width].iter().zip(start as u32..);
+            for ((b, w), (&v, i)) in out.iter_mut().zip(winners.iter_mut()).zip(values) {
+                let wins = 0_u32.wrapping_sub(u32::from(v > *b));
+                *w = (i & wins) | (*w & !wins);
+                *b = b.max(v);
+            }
+        }
+    }
+
+    /// Routes one sample's output gradients `g` (`[out_h, out_w, C]`) to the winners
+    /// recorded in `winners` (same shape), into `sample` (`[H, W, C]`): zero everywhere, then
+    /// each gradient added at its winner. Works for any windows, overlapping or not.
+    fn route_scattered(sample: &mut [f32], g: &[f32], winners: &[u32]) {
+        sample.fill(0.0);
+        g.iter()
+            .zip(winners)
+            .for_each(|(&g, &i)| sample[i as usize] += g);
+    }
+
+    /// [`Pool::route_scattered`] for windows that tile the sample ([`Pool::tiled`]): every
+    /// value of a window is written once, its gradient if it won and zero if not, so the
+    /// sample is not zeroed first unless some values lie outside every window. Each
+    /// comparison covers a run of `C` channels, which vectorises.
+    fn route_tiled(&self, sample: &mut [f32], g: &[f32], winners: &[u32]) {
+        if !self.covered() {
+            sample.fill(0.0);
+        }
+        let c = self.channels;
+        let windows = g.chunks_exact(c).zip(winners.chunks_exact(c));
+        for (pos, (g, winners)) in windows.enumerate() {
+            let (oh, ow) = (pos / self.out_w, pos % self.out_w);
+            let corner = (oh * self.stride * self.width + ow * self.stride) * c;
+            for tap in self.taps() {
+                let start = corner + tap;
+                let values = sample[start..][..c].iter_mut().zip(start as u32..);
+                for ((value, i), (&g, &w)) in values.zip(g.iter().zip(winners)) {
+                    *value = if w == i { g } else { 0.0 };
+                }
+            }
+        }
+    }
+}
+
+/// A [`Pool`] with its name and the winners of the last training forward: everything a
+/// [`MaxPool2d`] holds, whose `Layer` methods only hand over to it.
+#[derive(Debug, Clone)]
+struct Engine {
     name: &'static str,
+    pool: Pool,
     /// For each output value of the last training forward, the index within its input
     /// sample of the value that won, `[batch, out_h · out_w · C]`.
     argmax: Vec<u32>,
     /// Batch size whose winners `argmax` holds, set by a training forward.
     cached_batch: Option<usize>,
+}
+
+impl Engine {
+    /// See [`MaxPool2d`]'s [`Layer::forward`].
+    fn forward(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>, pass: Pass) {
+        let pool = self.pool;
+        let (in_len, out_len) = (pool.in_len(), pool.out_len());
+        check_width(self.name, "input", input.ncols(), in_len);
+        check_width(self.name, "output", output.ncols(), out_len);
+        let batch = input.nrows();
+        let values = row_major(&input);
+
+        let train = pass.mode == Mode::Train;
+        if train {
+            self.argmax
+                .resize(self.argmax.len().max(batch * out_len), 0);
+        }
+        let argmax = train.then(|| &mut self.argmax[..batch * out_len]);
+        with_reshaped(output, batch, out_len, |mut out| {
+            let out = out
+                .as_slice_mut()
+                .expect("with_reshaped gives a standard layout");
+            pool.pool(&values, out, argmax);
+        });
+        self.cached_batch = train.then_some(batch);
+    }
+
+    /// See [`MaxPool2d`]'s [`Layer::backward`].
+    fn backward(
+        &mut self,
+        input: ArrayView2<'_, f32>,
+        grad_output: ArrayViewMut2<'_, f32>,
+        grad_input: Option<ArrayViewMut2<'_, f32>>,
+    ) {
+        let Some(grad_input) = grad_input else { return };
+        let pool = self.pool;
+        let (in_len, out_len) = (pool.in_len(), pool.out_len());
+        let batch = input.nrows();
+        if self.cached_batch != Some(batch) {
+            // No matching training forward: find the winners again.
+            let mut scratch = vec![0.0; batch * out_len];
+            self.argmax
+                .resize(self.argmax.len().max(batch * out_len), 0);
+            let argmax = &mut self.argmax[..batch * out_len];
+            pool.pool(&row_major(&input), &mut scratch, Some(argmax));
+            self.cached_batch = Some(batch);
+        }
+
+        let grad_output = grad_output.view();
+        let grad = row_major(&grad_output);
+        let argmax = &self.argmax[..batch * out_len];
+        with_reshaped(grad_input, batch, in_len, |mut grad_input| {
+            let dst = grad_input
+                .as_slice_mut()
+                .expect("with_reshaped gives a standard layout");
+            dst.par_chunks_mut(in_len)
+                .with_min_len(pool.min_samples())
+                .zip(grad.par_chunks(out_len))
+                .zip(argmax.par_chunks(out_len))
+                .for_each(|((sample, g), winners)| match pool.tiled() {
+                    true => pool.route_tiled(sample, g, winners),
+                    false => Pool::route_scattered(sample, g, winners),
+                });
+        });
+    }
 }
 
 impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: usize>
@@ -49,26 +355,6 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
     pub const INPUT_DIMS: &'static [usize] = &[H, W, C];
     /// Per-sample output shape `[out_h, out_w, C]`.
     pub const OUTPUT_DIMS: &'static [usize] = &[Self::OUT_H, Self::OUT_W, C];
-
-    const IN_LEN: usize = H * W * C;
-    const OUT_LEN: usize = Self::OUT_H * Self::OUT_W * C;
-    /// Samples a thread takes at least, so that small maps are not split into tasks
-    /// that cost more to schedule than to compute (about 16 Ki values each).
-    const MIN_SAMPLES: usize = {
-        let per_sample = Self::IN_LEN;
-        if per_sample >= 1 << 14 {
-            1
-        } else {
-            (1 << 14) / per_sample
-        }
-    };
-
-    /// True when the windows neither overlap nor leave gaps between them (pool size equal to
-    /// the stride): each input value lies in at most one window.
-    const TILED: bool = P == S;
-    /// True when, moreover, the windows cover every input value (no rows or columns left
-    /// past the last window).
-    const COVERED: bool = Self::TILED && Self::OUT_H * P == H && Self::OUT_W * P == W;
 
     /// Re-checks at compile time what the macro checks, for hand-written instantiations.
     const CHECK: () = {
@@ -86,130 +372,30 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
         );
     };
 
+    /// The sizes of this pooling as values.
+    const POOL: Pool = Pool {
+        height: H,
+        width: W,
+        channels: C,
+        pool: P,
+        stride: S,
+        out_h: Self::OUT_H,
+        out_w: Self::OUT_W,
+    };
+
     /// A max pooling layer named `name`. It has no weights, so `seed` is unused; it is
     /// taken so that every layer is built the same way.
     pub fn new(name: &'static str, seed: u64) -> Self {
         let () = Self::CHECK;
         let _ = seed;
         Self {
-            name,
-            argmax: Vec::new(),
-            cached_batch: None,
+            engine: Engine {
+                name,
+                pool: Self::POOL,
+                argmax: Vec::new(),
+                cached_batch: None,
+            },
         }
-    }
-
-    /// Pools `input` into `output` and, when `argmax` is given, records each winner.
-    /// Samples are independent, so groups of them run on rayon's threads.
-    ///
-    /// Buffers (row-major): `input` `[batch, H, W, C]`, `output` and `argmax`
-    /// `[batch, out_h, out_w, C]`.
-    fn pool(input: &[f32], output: &mut [f32], argmax: Option<&mut [u32]>) {
-        let outputs = output
-            .par_chunks_mut(Self::OUT_LEN)
-            .with_min_len(Self::MIN_SAMPLES);
-        let samples = input
-            .par_chunks(Self::IN_LEN)
-            .with_min_len(Self::MIN_SAMPLES);
-        match argmax {
-            Some(argmax) => outputs
-                .zip(samples)
-                .zip(argmax.par_chunks_mut(Self::OUT_LEN))
-                .for_each(|((out, sample), winners)| Self::pool_sample(sample, out, Some(winners))),
-            None => outputs
-                .zip(samples)
-                .for_each(|(out, sample)| Self::pool_sample(sample, out, None)),
-        }
-    }
-
-    /// Pools one sample (`[H, W, C]`) into `output` (`[out_h, out_w, C]`), recording each
-    /// winner's index within the sample into `winners` when given.
-    fn pool_sample(sample: &[f32], output: &mut [f32], mut winners: Option<&mut [u32]>) {
-        for (pos, best) in output.chunks_exact_mut(C).enumerate() {
-            let (oh, ow) = (pos / Self::OUT_W, pos % Self::OUT_W);
-            let corner = (oh * S * W + ow * S) * C;
-            match winners.as_deref_mut() {
-                Some(w) => Self::window_argmax(sample, corner, best, &mut w[pos * C..][..C]),
-                None => Self::window_max(sample, corner, best),
-            }
-        }
-    }
-
-    /// Routes one sample's output gradients `g` (`[out_h, out_w, C]`) to the winners
-    /// recorded in `winners` (same shape), into `sample` (`[H, W, C]`): zero everywhere, then
-    /// each gradient added at its winner. Works for any windows, overlapping or not.
-    fn route_scattered(sample: &mut [f32], g: &[f32], winners: &[u32]) {
-        sample.fill(0.0);
-        g.iter()
-            .zip(winners)
-            .for_each(|(&g, &i)| sample[i as usize] += g);
-    }
-
-    /// [`Self::route_scattered`] for windows that tile the sample ([`Self::TILED`]): every
-    /// value of a window is written once, its gradient if it won and zero if not, so the
-    /// sample is not zeroed first unless some values lie outside every window. Each
-    /// comparison covers a run of `C` channels, which vectorises.
-    fn route_tiled(sample: &mut [f32], g: &[f32], winners: &[u32]) {
-        if !Self::COVERED {
-            sample.fill(0.0);
-        }
-        let windows = g.chunks_exact(C).zip(winners.chunks_exact(C));
-        for (pos, (g, winners)) in windows.enumerate() {
-            let (oh, ow) = (pos / Self::OUT_W, pos % Self::OUT_W);
-            let corner = (oh * S * W + ow * S) * C;
-            for tap in Self::taps() {
-                let start = corner + tap;
-                let values = sample[start..][..C].iter_mut().zip(start as u32..);
-                for ((value, i), (&g, &w)) in values.zip(g.iter().zip(winners)) {
-                    *value = if w == i { g } else { 0.0 };
-                }
-            }
-        }
-    }
-
-    /// Offsets of a window's taps from its top-left value, in row-major window order.
-    fn taps() -> impl Iterator<Item = usize> {
-        (0..P).flat_map(|p| (0..P).map(move |q| (p * W + q) * C))
-    }
-
-    /// The maxima of one window into `out` (`[C]`).
-    ///
-    /// Channels are innermost, so each tap is compared against the whole run of `C`
-    /// running maxima at once; the maxima live in a local array so the comparisons stay in
-    /// vector registers.
-    fn window_max(sample: &[f32], corner: usize, out: &mut [f32]) {
-        let mut best = [0.0_f32; C];
-        best.copy_from_slice(&sample[corner..][..C]);
-        for tap in Self::taps().skip(1) {
-            let values = &sample[corner + tap..][..C];
-            best.iter_mut()
-                .zip(values)
-                .for_each(|(b, &v)| *b = b.max(v));
-        }
-        out.copy_from_slice(&best);
-    }
-
-    /// Like [`Self::window_max`], also writing each winner's index in the sample into
-    /// `winners` (`[C]`). The first of tied values wins.
-    fn window_argmax(sample: &[f32], corner: usize, out: &mut [f32], winners: &mut [u32]) {
-        let mut best = [0.0_f32; C];
-        let mut index = [0_u32; C];
-        best.copy_from_slice(&sample[corner..][..C]);
-        index
-            .iter_mut()
-            .zip(corner as u32..)
-            .for_each(|(w, i)| *w = i);
-        for tap in Self::taps().skip(1) {
-            let start = corner + tap;
-            let values = sample[start..][..C].iter().zip(start as u32..);
-            for ((b, w), (&v, i)) in best.iter_mut().zip(index.iter_mut()).zip(values) {
-                // All ones where `v` wins, written without a branch so that it vectorises.
-                let wins = 0_u32.wrapping_sub(u32::from(v > *b));
-                *w = (i & wins) | (*w & !wins);
-                *b = b.max(v);
-            }
-        }
-        out.copy_from_slice(&best);
-        winners.copy_from_slice(&index);
     }
 }
 
@@ -217,7 +403,7 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
     for MaxPool2d<H, W, C, P, S>
 {
     fn name(&self) -> &str {
-        self.name
+        self.engine.name
     }
 
     fn kind(&self) -> &'static str {
@@ -238,24 +424,7 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
     /// - `input`: `[batch, H·W·C]`, each row an `[H, W, C]` image
     /// - `output`: `[batch, out_h·out_w·C]`, each row an `[out_h, out_w, C]` map
     fn forward(&mut self, input: ArrayView2<'_, f32>, output: ArrayViewMut2<'_, f32>, pass: Pass) {
-        check_width(self.name, "input", input.ncols(), Self::IN_LEN);
-        check_width(self.name, "output", output.ncols(), Self::OUT_LEN);
-        let batch = input.nrows();
-        let values = row_major(&input);
-
-        let train = pass.mode == Mode::Train;
-        if train {
-            self.argmax
-                .resize(self.argmax.len().max(batch * Self::OUT_LEN), 0);
-        }
-        let argmax = train.then(|| &mut self.argmax[..batch * Self::OUT_LEN]);
-        with_reshaped(output, batch, Self::OUT_LEN, |mut out| {
-            let out = out
-                .as_slice_mut()
-                .expect("with_reshaped gives a standard layout");
-            Self::pool(&values, out, argmax);
-        });
-        self.cached_batch = train.then_some(batch);
+        self.engine.forward(input, output, pass);
     }
 
     /// Routes each output gradient to the input value that won its window; inputs that won
@@ -272,34 +441,7 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
         grad_input: Option<ArrayViewMut2<'_, f32>>,
         _pass: Pass,
     ) {
-        let Some(grad_input) = grad_input else { return };
-        let batch = input.nrows();
-        if self.cached_batch != Some(batch) {
-            // No matching training forward: find the winners again.
-            let mut scratch = vec![0.0; batch * Self::OUT_LEN];
-            self.argmax
-                .resize(self.argmax.len().max(batch * Self::OUT_LEN), 0);
-            let argmax = &mut self.argmax[..batch * Self::OUT_LEN];
-            Self::pool(&row_major(&input), &mut scratch, Some(argmax));
-            self.cached_batch = Some(batch);
-        }
-
-        let grad_output = grad_output.view();
-        let grad = row_major(&grad_output);
-        let argmax = &self.argmax[..batch * Self::OUT_LEN];
-        with_reshaped(grad_input, batch, Self::IN_LEN, |mut grad_input| {
-            let dst = grad_input
-                .as_slice_mut()
-                .expect("with_reshaped gives a standard layout");
-            dst.par_chunks_mut(Self::IN_LEN)
-                .with_min_len(Self::MIN_SAMPLES)
-                .zip(grad.par_chunks(Self::OUT_LEN))
-                .zip(argmax.par_chunks(Self::OUT_LEN))
-                .for_each(|((sample, g), winners)| match Self::TILED {
-                    true => Self::route_tiled(sample, g, winners),
-                    false => Self::route_scattered(sample, g, winners),
-                });
-        });
+        self.engine.backward(input, grad_output, grad_input);
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -372,6 +514,9 @@ mod tests {
         compare_with_naive::<5, 5, 2, 2, 1>();
         compare_with_naive::<7, 7, 2, 2, 3>();
         compare_with_naive::<3, 3, 4, 3, 3>();
+        // Channels in a full group of POOL_LANES running maxima and a narrower one.
+        compare_with_naive::<5, 4, 37, 2, 2>();
+        compare_with_naive::<5, 5, 16, 3, 2>();
     }
 
     fn gradients_match<
@@ -400,6 +545,8 @@ mod tests {
         gradients_match::<5, 6, 2, 3, 2>();
         gradients_match::<5, 5, 2, 2, 1>();
         gradients_match::<7, 7, 2, 2, 3>();
+        gradients_match::<4, 5, 19, 2, 2>();
+        gradients_match::<5, 5, 18, 3, 2>();
     }
 
     #[test]
@@ -440,24 +587,25 @@ mod tests {
 
         for b in 0..3 {
             let g = grad.row(b).to_vec();
-            let winners = &layer.argmax[b * out_len..][..out_len];
+            let winners = &layer.engine.argmax[b * out_len..][..out_len];
             let mut tiled = vec![f32::NAN; H * W * C];
             let mut scattered = vec![f32::NAN; H * W * C];
-            MaxPool2d::<H, W, C, 2, 2>::route_tiled(&mut tiled, &g, winners);
-            MaxPool2d::<H, W, C, 2, 2>::route_scattered(&mut scattered, &g, winners);
+            MaxPool2d::<H, W, C, 2, 2>::POOL.route_tiled(&mut tiled, &g, winners);
+            Pool::route_scattered(&mut scattered, &g, winners);
             assert_eq!(tiled, scattered, "{H}x{W}x{C}, sample {b}");
         }
     }
 
     #[test]
     fn tiled_windows_route_gradients_as_the_scatter_does() {
-        const { assert!(MaxPool2d::<4, 6, 3, 2, 2>::COVERED) };
+        assert!(MaxPool2d::<4, 6, 3, 2, 2>::POOL.covered());
         tiled_route_matches_scattered::<4, 6, 3>();
         // Odd sizes leave the last row and column outside every window: they must be zero.
-        const { assert!(!MaxPool2d::<5, 7, 2, 2, 2>::COVERED) };
+        assert!(!MaxPool2d::<5, 7, 2, 2, 2>::POOL.covered());
         tiled_route_matches_scattered::<5, 7, 2>();
         tiled_route_matches_scattered::<4, 5, 1>();
-        const { assert!(!MaxPool2d::<5, 5, 2, 3, 2>::TILED) };
+        tiled_route_matches_scattered::<4, 4, 21>();
+        assert!(!MaxPool2d::<5, 5, 2, 3, 2>::POOL.tiled());
     }
 
     #[test]
