@@ -59,6 +59,7 @@ use crate::layer::Layer;
 use crate::network::Network;
 use crate::optim::{check_learning_rate, Optimizer};
 use crate::rng::Rng;
+use crate::runtime::Runtime;
 use crate::weights::{
     check_no_extra, check_unique, decode_all, f32_bytes, read_bounded, serialize, tensor_name,
     write_atomically, Encoded,
@@ -192,12 +193,18 @@ fn tensors(snapshot: &Snapshot<'_>) -> Result<Vec<Encoded>> {
 /// See [`Model::load_checkpoint`](crate::Model::load_checkpoint).
 pub(crate) fn load<N: Network + ?Sized>(model: &mut N, path: &Path) -> Result<usize> {
     let (mut layers, runtime) = model.parts_mut();
+    load_layers(&mut layers, runtime, path)
+}
+
+/// [`load`] into the model made of `layers` and `runtime`; not generic, so that it is
+/// compiled once rather than for every model.
+fn load_layers(layers: &mut [&mut dyn Layer], runtime: &mut Runtime, path: &Path) -> Result<usize> {
     let Some(compiled) = runtime.compiled.as_mut() else {
         return Err(Error::NotCompiled {
             call: "load_checkpoint",
         });
     };
-    let plan = plan(path, &layers, &*compiled.optimizer)?;
+    let plan = plan(path, layers, &*compiled.optimizer)?;
 
     // Nothing below can fail: every value has been read and checked.
     let optimizer = &mut *compiled.optimizer;

@@ -103,12 +103,12 @@ pub trait Layer: Send {
 
     /// Number of values in one input sample.
     fn input_len(&self) -> usize {
-        self.input_dims().iter().product()
+        values_in(self.input_dims())
     }
 
     /// Number of values in one output sample.
     fn output_len(&self) -> usize {
-        self.output_dims().iter().product()
+        values_in(self.output_dims())
     }
 
     /// The activation fused into this layer.
@@ -186,6 +186,19 @@ pub trait Layer: Send {
 
     /// Number of trainable scalars.
     fn param_count(&self) -> usize {
-        self.params().iter().map(|p| p.len()).sum()
+        scalars_in(&self.params())
     }
+}
+
+// The trait's provided methods are compiled again for every layer type, and so for every
+// layer shape of every model; they hand their loops to these functions, compiled once.
+
+/// Values in a tensor of shape `dims`.
+fn values_in(dims: &[usize]) -> usize {
+    dims.iter().product()
+}
+
+/// Scalars in all of `params`.
+fn scalars_in(params: &[&Param]) -> usize {
+    params.iter().map(|p| p.len()).sum()
 }

@@ -18,13 +18,19 @@
 
 use std::fmt::Write;
 
+use crate::layer::Layer;
 use crate::network::Network;
 use crate::shape::format_shape;
 
 /// The summary table of `model`.
 pub fn summary<N: Network + ?Sized>(model: &N) -> String {
-    let rows: Vec<[String; 3]> = model
-        .layers()
+    summary_of(N::NAME, &model.layers())
+}
+
+/// The summary table of the model called `name` made of `layers`; not generic, so that it
+/// is compiled once.
+fn summary_of(name: &str, layers: &[&dyn Layer]) -> String {
+    let rows: Vec<[String; 3]> = layers
         .iter()
         .map(|layer| {
             [
@@ -34,8 +40,8 @@ pub fn summary<N: Network + ?Sized>(model: &N) -> String {
             ]
         })
         .collect();
-    let total: usize = model.layers().iter().map(|layer| layer.param_count()).sum();
-    table(N::NAME, &rows, total)
+    let total: usize = layers.iter().map(|layer| layer.param_count()).sum();
+    table(name, &rows, total)
 }
 
 /// Lays out the rows under the header, each column as wide as its widest cell (with a

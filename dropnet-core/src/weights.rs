@@ -120,7 +120,8 @@ pub(crate) fn serialize(
 /// not fit (model order first, then extra tensors by name); [`Error::InvalidConfig`] if
 /// two variables of the model share a tensor name.
 pub fn load<N: Network + ?Sized>(model: &mut N, path: &Path) -> Result<()> {
-    load_with(model, path, |bound| read_file(path, bound))
+    let (mut layers, _runtime) = model.parts_mut();
+    load_with(&mut layers, path, Box::new(|bound| read_file(path, bound)))
 }
 
 /// Reads `path` whole, refusing a file larger than any weight file of `scalars` values.
@@ -153,22 +154,25 @@ pub fn load_from<N: Network + ?Sized>(
     name: impl AsRef<Path>,
 ) -> Result<()> {
     let path = name.as_ref();
-    load_with(model, path, |bound| read_limited(reader, path, bound, 0))
+    let (mut layers, _runtime) = model.parts_mut();
+    let read = move |bound| read_limited(reader, path, bound, 0);
+    load_with(&mut layers, path, Box::new(read))
 }
 
-/// Checks the bytes that `read` returns (given the size bound) against `model`, and
-/// assigns them only if all of them fit.
-fn load_with<N: Network + ?Sized>(
-    model: &mut N,
+/// Checks the bytes that `read` returns (given the size bound) against the
+/// variables of `layers`, and assigns them only if all of them fit.
+///
+/// Not generic, so that it is compiled once rather than for every model.
+fn load_with(
+    layers: &mut [&mut dyn Layer],
     path: &Path,
-    read: impl FnOnce(SizeBound) -> Result<Vec<u8>>,
+    read: Box<dyn FnOnce(SizeBound) -> Result<Vec<u8>> + '_>,
 ) -> Result<()> {
     // One list of the model's variables serves both the checks and the assignment, so
     // both see the variables in the same order.
-    let (layers, _runtime) = model.parts_mut();
     let mut slots: Vec<(String, &mut Param)> = Vec::new();
     let mut names = HashSet::new();
-    for layer in layers {
+    for layer in layers.iter_mut() {
         let layer_name = layer.name().to_owned();
         for param in layer.params_mut() {
             let name = tensor_name(&layer_name, param.name);

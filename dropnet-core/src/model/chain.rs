@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::layer::{Layer, Mode, Pass};
 use crate::loss::Loss;
 use crate::metrics;
+use crate::network::Network;
 use crate::optim::Optimizer;
 use crate::runtime::Buffers;
 use crate::shape::{Shape, TargetsRef};
@@ -107,14 +108,16 @@ impl<'m, 'l> Chain<'m, 'l> {
     /// A chain over `layers` whose buffers hold batches of up to `rows` samples; `loss`
     /// decides whether the last layer runs without its activation.
     ///
-    /// Fails when the layers do not take `I` and produce `O` or do not fit together.
-    pub(crate) fn new<I: Shape, O: Shape>(
+    /// Fails when the layers do not take and produce samples of the lengths `ends` gives,
+    /// or do not fit together.
+    pub(crate) fn new(
         layers: &'m mut [&'l mut dyn Layer],
         buffers: &'m mut Buffers,
         rows: usize,
         loss: Option<&dyn Loss>,
+        ends: Ends,
     ) -> Result<Self> {
-        check_ends::<I, O>(layers)?;
+        check_ends(layers, ends)?;
         buffers.ensure(layers, rows)?;
         let last = layers.last().map(|l| l.activation());
         let fused = matches!((loss, last), (Some(loss), Some(a)) if loss.fuses_with(a));
@@ -307,18 +310,43 @@ fn tensor_finite(values: &ArrayD<f32>) -> bool {
     }
 }
 
-/// Fails unless the first layer takes samples of `I` and the last produces samples of `O`.
-fn check_ends<I: Shape, O: Shape>(layers: &[&mut dyn Layer]) -> Result<()> {
+/// The sample lengths a model's types promise: what its first layer must take and its
+/// last must produce.
+///
+/// The code around the chain (training, evaluation, prediction) takes these as values
+/// rather than as the model's type, so that it is compiled once in this crate, not again
+/// for every model in every crate declaring one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ends {
+    /// Values per input sample.
+    pub(crate) input: usize,
+    /// Values per output sample.
+    pub(crate) output: usize,
+}
+
+impl Ends {
+    /// The ends of the model type `N`.
+    pub(crate) fn of<N: Network + ?Sized>() -> Self {
+        Self {
+            input: N::Input::LEN,
+            output: N::Output::LEN,
+        }
+    }
+}
+
+/// Fails unless the first layer takes and the last produces samples of the lengths `ends`
+/// gives.
+fn check_ends(layers: &[&mut dyn Layer], ends: Ends) -> Result<()> {
     let (Some(first), Some(last)) = (layers.first(), layers.last()) else {
         return Err(Error::config("model", "it has no layers"));
     };
-    if first.input_len() != I::LEN || last.output_len() != O::LEN {
+    if first.input_len() != ends.input || last.output_len() != ends.output {
         let reason = format!(
             "its layers take {} and produce {} values per sample, but its shapes say {} and {}",
             first.input_len(),
             last.output_len(),
-            I::LEN,
-            O::LEN
+            ends.input,
+            ends.output
         );
         return Err(Error::config("model", reason));
     }

@@ -1,16 +1,18 @@
 //! How [`Model::fit`](super::Model::fit) is set up: the options, the validation split and
 //! every check made before training; the loop itself is in `trainer`.
 
-use super::chain::{Chain, Set};
+use super::chain::{Chain, Ends, Set};
 use super::check::{check_batch_size, check_set};
 use super::trainer::Trainer;
 use crate::callback::{Callback, Stop, Verbosity};
 use crate::error::{Error, Result};
 use crate::history::History;
+use crate::layer::Layer;
 use crate::loss::Loss;
 use crate::network::Network;
 use crate::optim::Optimizer;
-use crate::shape::{Samples, Shape, Targets, TargetsRef};
+use crate::runtime::Runtime;
+use crate::shape::{Samples, Targets, TargetsRef};
 
 /// A training run being set up; returned by [`Model::fit`](super::Model::fit) and started
 /// with [`Fit::run`].
@@ -20,6 +22,15 @@ use crate::shape::{Samples, Shape, Targets, TargetsRef};
 #[must_use = "nothing is trained until `.run()` is called"]
 pub struct Fit<'a, N: Network + ?Sized> {
     model: &'a mut N,
+    job: Job<'a>,
+}
+
+/// Everything a [`Fit`] holds but the model: the data, the settings and the callbacks.
+///
+/// The run itself works on this and on the model's layers, not on the model's type, so
+/// that it is compiled once in this crate rather than again for every model in every crate
+/// declaring one.
+struct Job<'a> {
     train: Set<'a>,
     validation: Option<Set<'a>>,
     settings: Settings,
@@ -40,17 +51,19 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     pub(crate) fn new(model: &'a mut N, x: &'a Samples<N::Input>, y: TargetsRef<'a>) -> Self {
         Self {
             model,
-            train: Set { x: x.matrix(), y },
-            validation: None,
-            settings: Settings {
-                epochs: 1,
-                initial_epoch: 0,
-                batch_size: 32,
-                shuffle: true,
-                verbosity: Verbosity::default(),
-                validation_split: None,
+            job: Job {
+                train: Set { x: x.matrix(), y },
+                validation: None,
+                settings: Settings {
+                    epochs: 1,
+                    initial_epoch: 0,
+                    batch_size: 32,
+                    shuffle: true,
+                    verbosity: Verbosity::default(),
+                    validation_split: None,
+                },
+                callbacks: Vec::new(),
             },
-            callbacks: Vec::new(),
         }
     }
 
@@ -58,7 +71,7 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// [`Fit::initial_epoch`] this is the number of passes over the training set; 0 trains
     /// nothing.
     pub fn epochs(mut self, epochs: usize) -> Self {
-        self.settings.epochs = epochs;
+        self.job.settings.epochs = epochs;
         self
     }
 
@@ -71,14 +84,14 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// [`Model::load_checkpoint`](super::Model::load_checkpoint) returns: with the same
     /// data and settings the run then continues bit for bit as if it had never stopped.
     pub fn initial_epoch(mut self, initial_epoch: usize) -> Self {
-        self.settings.initial_epoch = initial_epoch;
+        self.job.settings.initial_epoch = initial_epoch;
         self
     }
 
     /// Samples per gradient step (default 32). The last batch of an epoch takes the
     /// remaining samples and may be smaller; validation uses the same size.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.settings.batch_size = batch_size;
+        self.job.settings.batch_size = batch_size;
         self
     }
 
@@ -87,7 +100,7 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// The order comes from the model's shuffling stream, derived from its seed and kept
     /// between `fit` calls, so two calls of one epoch shuffle like one call of two.
     pub fn shuffle(mut self, shuffle: bool) -> Self {
-        self.settings.shuffle = shuffle;
+        self.job.settings.shuffle = shuffle;
         self
     }
 
@@ -98,7 +111,7 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
         x: &'a Samples<N::Input>,
         y: &'a impl Targets<N::Output>,
     ) -> Self {
-        self.validation = Some(Set {
+        self.job.validation = Some(Set {
             x: x.matrix(),
             y: y.targets(),
         });
@@ -114,19 +127,19 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// `fit` fails with [`Error::InvalidConfig`] for a fraction outside (0, 1), for one
     /// that leaves either part empty, and when [`Fit::validation_data`] is also given.
     pub fn validation_split(mut self, fraction: f64) -> Self {
-        self.settings.validation_split = Some(fraction);
+        self.job.settings.validation_split = Some(fraction);
         self
     }
 
     /// How much to print (default [`Verbosity::ProgressBar`]).
     pub fn verbose(mut self, verbosity: Verbosity) -> Self {
-        self.settings.verbosity = verbosity;
+        self.job.settings.verbosity = verbosity;
         self
     }
 
     /// Adds a callback; callbacks run in the order they were added.
     pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
-        self.callbacks.push(callback);
+        self.job.callbacks.push(callback);
         self
     }
 
@@ -170,12 +183,26 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     /// to `[1e-7, 1 − 1e-7]` like Keras: a linear or relu last layer is not an error, but
     /// its outputs are not probabilities and a clipped output gets no gradient, so such a
     /// model trains poorly.
-    pub fn run(mut self) -> Result<History> {
-        self.split()?;
-        self.check()?;
-        self.train()
+    pub fn run(self) -> Result<History> {
+        let ends = Ends::of::<N>();
+        let (mut layers, runtime) = self.model.parts_mut();
+        let mut job = self.job;
+        job.split()?;
+        job.check(runtime, ends)?;
+        job.train(&mut layers, runtime, ends, N::NAME)
     }
 
+    /// The training loop, without the checks of [`Fit::run`] (tests call it to reach the
+    /// guards that run during training).
+    #[cfg(test)]
+    pub(super) fn train(self) -> Result<History> {
+        let ends = Ends::of::<N>();
+        let (mut layers, runtime) = self.model.parts_mut();
+        self.job.train(&mut layers, runtime, ends, N::NAME)
+    }
+}
+
+impl Job<'_> {
     /// Replaces the training set by its two parts when a validation split was asked for.
     fn split(&mut self) -> Result<()> {
         let Some(fraction) = self.settings.validation_split else {
@@ -205,39 +232,40 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
     }
 
     /// Every check on the settings and the data, against the compiled loss and optimiser.
-    fn check(&mut self) -> Result<()> {
-        let (_, runtime) = self.model.parts_mut();
+    fn check(&self, runtime: &mut Runtime, ends: Ends) -> Result<()> {
         let (_, compiled, _) = runtime.split();
         let compiled = compiled.ok_or(Error::NotCompiled { call: "fit" })?;
         check_all(
             &self.settings,
             &self.train,
             self.validation.as_ref(),
-            N::Output::LEN,
+            ends.output,
             &*compiled.loss,
             &*compiled.optimizer,
         )
     }
 
-    /// The training loop, without the checks of [`Fit::run`] (tests call it to reach the
-    /// guards that run during training).
-    pub(super) fn train(self) -> Result<History> {
-        let Fit {
-            model,
+    /// The training loop of the model `model` made of `layers` and `runtime`.
+    fn train(
+        self,
+        layers: &mut [&mut dyn Layer],
+        runtime: &mut Runtime,
+        ends: Ends,
+        model: &'static str,
+    ) -> Result<History> {
+        let Job {
             train,
             validation,
             settings,
             mut callbacks,
         } = self;
-        let (mut layers, runtime) = model.parts_mut();
         let parts = runtime.parts();
         let compiled = parts.compiled.ok_or(Error::NotCompiled { call: "fit" })?;
         let (optimizer, loss) = (&mut *compiled.optimizer, &*compiled.loss);
 
         let largest = train.x.nrows().max(validation.map_or(0, |v| v.x.nrows()));
         let rows = settings.batch_size.min(largest);
-        let chain =
-            Chain::new::<N::Input, N::Output>(&mut layers, parts.buffers, rows, Some(loss))?;
+        let chain = Chain::new(layers, parts.buffers, rows, Some(loss), ends)?;
 
         let mut printer = settings.verbosity.callback();
         let mut hooks: Vec<&mut dyn Callback> = Vec::new();
@@ -254,7 +282,7 @@ impl<'a, N: Network + ?Sized> Fit<'a, N> {
             optimizer,
             shuffle: parts.shuffle,
             epoch: parts.epoch,
-            model: N::NAME,
+            model,
             hooks,
             stop: Stop::default(),
             settings,

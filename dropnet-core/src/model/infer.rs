@@ -1,15 +1,16 @@
 //! Evaluation and prediction: forward passes in inference mode over every sample.
 
-use ndarray::{s, Array2};
+use ndarray::{s, Array2, ArrayView2};
 
-use super::chain::{on_pool, Chain, Rows, Set, Totals};
+use super::chain::{on_pool, Chain, Ends, Rows, Set, Totals};
 use super::check::{check_batch_size, check_inputs, check_set};
 use crate::error::{Error, Result};
 use crate::history::Evaluation;
-use crate::layer::Mode;
+use crate::layer::{Layer, Mode};
 use crate::loss::Loss;
 use crate::network::Network;
-use crate::shape::{Samples, Shape, TargetsRef};
+use crate::runtime::Runtime;
+use crate::shape::{Samples, TargetsRef};
 
 /// Loss and accuracy of `model` on `x` and `y`, in batches of `batch_size`.
 pub(crate) fn evaluate<'a, N: Network + ?Sized>(
@@ -18,17 +19,35 @@ pub(crate) fn evaluate<'a, N: Network + ?Sized>(
     y: TargetsRef<'a>,
     batch_size: usize,
 ) -> Result<Evaluation> {
+    let ends = Ends::of::<N>();
     let (mut layers, runtime) = model.parts_mut();
+    evaluate_layers(
+        &mut layers,
+        runtime,
+        ends,
+        Set { x: x.matrix(), y },
+        batch_size,
+    )
+}
+
+/// [`evaluate`] on the model's parts, not generic so that it is compiled once.
+fn evaluate_layers(
+    layers: &mut [&mut dyn Layer],
+    runtime: &mut Runtime,
+    ends: Ends,
+    set: Set<'_>,
+    batch_size: usize,
+) -> Result<Evaluation> {
     let (buffers, compiled, _) = runtime.split();
     let loss = &*compiled
         .ok_or(Error::NotCompiled { call: "evaluate" })?
         .loss;
     check_batch_size(batch_size)?;
-    check_set("evaluation", x.matrix(), y, N::Output::LEN, loss)?;
+    check_set("evaluation", set.x, set.y, ends.output, loss)?;
 
-    let rows = batch_size.min(x.len());
-    let mut chain = Chain::new::<N::Input, N::Output>(&mut layers, buffers, rows, Some(loss))?;
-    evaluate_set(&mut chain, loss, &Set { x: x.matrix(), y }, batch_size)
+    let rows = batch_size.min(set.x.nrows());
+    let mut chain = Chain::new(layers, buffers, rows, Some(loss), ends)?;
+    evaluate_set(&mut chain, loss, &set, batch_size)
 }
 
 /// Loss and accuracy over all of `set`, consecutive batches of `batch_size`, the last one
@@ -63,20 +82,34 @@ pub(crate) fn predict<N: Network + ?Sized>(
     x: &Samples<N::Input>,
     batch_size: usize,
 ) -> Result<Samples<N::Output>> {
+    let ends = Ends::of::<N>();
+    let (mut layers, runtime) = model.parts_mut();
+    let outputs = predict_layers(&mut layers, runtime, ends, x.matrix(), batch_size)?;
+    Samples::from_matrix(outputs)
+}
+
+/// [`predict`] on the model's parts, not generic so that it is compiled once; returns the
+/// outputs as a `[n, output_len]` matrix.
+fn predict_layers(
+    layers: &mut [&mut dyn Layer],
+    runtime: &mut Runtime,
+    ends: Ends,
+    x: ArrayView2<'_, f32>,
+    batch_size: usize,
+) -> Result<Array2<f32>> {
     check_batch_size(batch_size)?;
-    check_inputs("prediction", x.matrix())?;
-    let n = x.len();
-    let mut result = Array2::zeros((n, N::Output::LEN));
+    check_inputs("prediction", x)?;
+    let n = x.nrows();
+    let mut result = Array2::zeros((n, ends.output));
     if n == 0 {
-        return Samples::from_matrix(result);
+        return Ok(result);
     }
 
-    let (mut layers, runtime) = model.parts_mut();
     let (buffers, _, _) = runtime.split();
     let rows = batch_size.min(n);
-    let mut chain = Chain::new::<N::Input, N::Output>(&mut layers, buffers, rows, None)?;
+    let mut chain = Chain::new(layers, buffers, rows, None, ends)?;
     let set = Set {
-        x: x.matrix(),
+        x,
         y: TargetsRef::Classes(&[]),
     };
     on_pool(|| {
@@ -89,5 +122,5 @@ pub(crate) fn predict<N: Network + ?Sized>(
                 .assign(&chain.output(end - start));
         }
     });
-    Samples::from_matrix(result)
+    Ok(result)
 }

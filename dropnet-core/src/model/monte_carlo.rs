@@ -4,13 +4,14 @@
 //! approximates the predictive distribution of a Bayesian network (Gal and Ghahramani,
 //! 2016); the spread between passes is an uncertainty estimate that needs no retraining.
 
-use ndarray::{s, Array2, Zip};
+use ndarray::{s, Array2, ArrayView2, Zip};
 
-use super::chain::{Chain, Rows, Set};
+use super::chain::{Chain, Ends, Rows, Set};
 use super::check::{check_batch_size, check_inputs};
 use crate::error::{Error, Result};
-use crate::layer::Mode;
+use crate::layer::{Layer, Mode};
 use crate::network::Network;
+use crate::runtime::Runtime;
 use crate::shape::{Samples, Shape, TargetsRef};
 
 /// The summary of a Monte Carlo prediction: per sample and output, the mean and the
@@ -39,23 +40,60 @@ pub(crate) fn predict_mc<N: Network + ?Sized>(
     seed: u64,
     batch_size: usize,
 ) -> Result<McPrediction<N::Output>> {
-    check_settings(model, samples, batch_size)?;
-    check_inputs("prediction", x.matrix())?;
-
+    let ends = Ends::of::<N>();
     let (mut layers, runtime) = model.parts_mut();
+    let passes = Passes {
+        samples,
+        seed,
+        batch_size,
+    };
+    let (mean, std) = predict_mc_layers(&mut layers, runtime, ends, x.matrix(), passes)?;
+    Ok(McPrediction {
+        mean: Samples::from_matrix(mean)?,
+        std: Samples::from_matrix(std)?,
+        samples,
+    })
+}
+
+/// How [`predict_mc`] samples: `samples` passes over batches of `batch_size`, the Monte
+/// Carlo streams restarted from `seed`.
+#[derive(Debug, Clone, Copy)]
+struct Passes {
+    samples: usize,
+    seed: u64,
+    batch_size: usize,
+}
+
+/// [`predict_mc`] on the model's parts, not generic so that it is compiled once; returns
+/// the mean and the standard deviation as `[n, output_len]` matrices.
+fn predict_mc_layers(
+    layers: &mut [&mut dyn Layer],
+    runtime: &mut Runtime,
+    ends: Ends,
+    x: ArrayView2<'_, f32>,
+    passes: Passes,
+) -> Result<(Array2<f32>, Array2<f32>)> {
+    let Passes {
+        samples,
+        seed,
+        batch_size,
+    } = passes;
+    check_settings(layers, samples, batch_size)?;
+    check_inputs("prediction", x)?;
+
     for layer in layers.iter_mut() {
         layer.reseed_monte_carlo(seed);
     }
-    let n = x.len();
+    let n = x.nrows();
     // Running sums of the outputs and of their squares, `[n, output_len]`.
-    let mut sum = Array2::<f64>::zeros((n, N::Output::LEN));
-    let mut sum_sq = Array2::<f64>::zeros((n, N::Output::LEN));
+    let mut sum = Array2::<f64>::zeros((n, ends.output));
+    let mut sum_sq = Array2::<f64>::zeros((n, ends.output));
     if n > 0 {
         let (buffers, _, _) = runtime.split();
         let rows = batch_size.min(n);
-        let mut chain = Chain::new::<N::Input, N::Output>(&mut layers, buffers, rows, None)?;
+        let mut chain = Chain::new(layers, buffers, rows, None, ends)?;
         let set = Set {
-            x: x.matrix(),
+            x,
             y: TargetsRef::Classes(&[]),
         };
         for start in (0..n).step_by(batch_size) {
@@ -73,39 +111,31 @@ pub(crate) fn predict_mc<N: Network + ?Sized>(
             }
         }
     }
-    summarise(sum, sum_sq, samples)
+    Ok(summarise(sum, sum_sq, samples))
 }
 
-/// Fails when `samples` or `batch_size` is 0, or when no layer of `model` is stochastic.
-fn check_settings<N: Network + ?Sized>(model: &N, samples: usize, batch_size: usize) -> Result<()> {
+/// Fails when `samples` or `batch_size` is 0, or when none of `layers` is stochastic.
+fn check_settings(layers: &[&mut dyn Layer], samples: usize, batch_size: usize) -> Result<()> {
     if samples == 0 {
         let reason = "Monte Carlo prediction needs at least 1 pass, got 0";
         return Err(Error::config("samples", reason));
     }
     check_batch_size(batch_size)?;
-    if !model.layers().iter().any(|layer| layer.is_stochastic()) {
+    if !layers.iter().any(|layer| layer.is_stochastic()) {
         return Err(Error::NoDropout);
     }
     Ok(())
 }
 
 /// Mean and standard deviation from the sums of `samples` passes.
-fn summarise<S: Shape>(
-    sum: Array2<f64>,
-    sum_sq: Array2<f64>,
-    samples: usize,
-) -> Result<McPrediction<S>> {
+fn summarise(sum: Array2<f64>, sum_sq: Array2<f64>, samples: usize) -> (Array2<f32>, Array2<f32>) {
     let count = samples as f64;
     let mean = sum.mapv(|total| total / count);
     // Rounding can make the variance a tiny negative number when every pass agrees.
     let std = Zip::from(&sum_sq)
         .and(&mean)
         .map_collect(|&squares, &m| (squares / count - m * m).max(0.0).sqrt() as f32);
-    Ok(McPrediction {
-        mean: Samples::from_matrix(mean.mapv(|m| m as f32))?,
-        std: Samples::from_matrix(std)?,
-        samples,
-    })
+    (mean.mapv(|m| m as f32), std)
 }
 
 #[cfg(test)]

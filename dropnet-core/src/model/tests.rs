@@ -2,7 +2,7 @@
 
 use ndarray::Array2;
 
-use super::chain::{Chain, Rows, Set};
+use super::chain::{Chain, Ends, Rows, Set};
 use super::testing::{bars, clusters, MnistCnn, Net, TinyCnn};
 use super::Model;
 use crate::activation::{Activation, Linear, Sigmoid, Softmax};
@@ -465,8 +465,17 @@ fn chain_gradients<A: Activation>(net: &mut Net<A>, loss: &dyn Loss, set: &Set<'
     let n = set.x.nrows();
     let (mut layers, runtime) = net.parts_mut();
     let (buffers, _, _) = runtime.split();
-    let mut chain =
-        Chain::new::<Vector<2>, Vector<3>>(&mut layers, buffers, n, Some(loss)).unwrap();
+    let mut chain = Chain::new(
+        &mut layers,
+        buffers,
+        n,
+        Some(loss),
+        Ends {
+            input: 2,
+            output: 3,
+        },
+    )
+    .unwrap();
     chain.load(set, Rows::Range(0, n), true);
     chain.zero_grads();
     chain.forward_for_loss(n, Mode::Train);
