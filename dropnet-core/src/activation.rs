@@ -221,9 +221,9 @@ const SUM_ROWS: usize = 64;
 /// zeros (only for a `df` that ignores the output).
 ///
 /// The running sums stay in local arrays, which the compiler keeps in registers: adding
-/// into memory row after row made each row wait for the previous row's store. A row may
-/// be wider than the registers, so the rows go by tiles, and within a tile by groups of
-/// [`SUM_LANES`] columns. Each column still adds its rows in row order, so the sums are
+/// into memory row after row made each row wait for the previous row's store. Rows of 16,
+/// 32 or 64 units are taken whole. Other rows may be wider than the registers, so they go
+/// by tiles, and within a tile by groups of [`SUM_LANES`] columns. Each column still adds its rows in row order, so the sums are
 /// the same bits as a plain loop over the rows.
 ///
 /// # Shapes
@@ -235,6 +235,13 @@ fn scale_and_sum(
     sums: &mut [f32],
     df: impl Fn(f32, f32) -> f32,
 ) {
+    // The widths layers most often have get loops of their own, as wide as a row.
+    match sums.len() {
+        16 => return sum_rows::<16>(output, grad, sums, &df),
+        32 => return sum_rows::<32>(output, grad, sums, &df),
+        64 => return sum_rows::<64>(output, grad, sums, &df),
+        _ => {}
+    }
     let units = sums.len();
     let tile = SUM_ROWS * units;
     for (t, grad) in grad.chunks_mut(tile).enumerate() {
@@ -247,6 +254,41 @@ fn scale_and_sum(
             }
         }
     }
+}
+
+/// [`scale_and_sum`] for rows of `N` units, a constant: the running sums of a whole row stay
+/// in registers, with no tiles or groups of columns.
+#[inline(always)]
+fn sum_rows<const N: usize>(
+    output: Option<&[f32]>,
+    grad: &mut [f32],
+    sums: &mut [f32],
+    df: &impl Fn(f32, f32) -> f32,
+) {
+    let sums: &mut [f32; N] = sums.try_into().expect("N sums");
+    let mut running = *sums;
+    match output {
+        Some(output) => {
+            for (g, y) in grad.chunks_exact_mut(N).zip(output.chunks_exact(N)) {
+                let (g, y): (&mut [f32; N], &[f32; N]) =
+                    (g.try_into().expect("N wide"), y.try_into().expect("N wide"));
+                for ((g, &y), s) in g.iter_mut().zip(y).zip(running.iter_mut()) {
+                    *g = df(*g, y);
+                    *s += *g;
+                }
+            }
+        }
+        None => {
+            for g in grad.chunks_exact_mut(N) {
+                let g: &mut [f32; N] = g.try_into().expect("N wide");
+                for (g, s) in g.iter_mut().zip(running.iter_mut()) {
+                    *g = df(*g, 0.0);
+                    *s += *g;
+                }
+            }
+        }
+    }
+    *sums = running;
 }
 
 /// Columns `start..start + SUM_LANES` of [`scale_and_sum`], `(units, start)` giving the
@@ -532,7 +574,7 @@ mod tests {
     /// separately around `apply` and `backward`, at every vector width. Rows 37 wide take
     /// two full groups of summed columns and a narrower one; 150 rows take three tiles.
     fn check_fused<A: Activation>() {
-        for (rows, units) in [(3, 3), (150, 37), (70, 16)] {
+        for (rows, units) in [(3, 3), (150, 37), (70, 16), (90, 64), (80, 48)] {
             let levels =
                 crate::layers::vector::on_every_level(|| check_fused_once::<A>(rows, units));
             assert!(levels.iter().all(|l| *l == levels[0]), "{:?}", A::KIND);

@@ -384,6 +384,14 @@ impl Conv {
     /// `kernel`: `[K·K·C, F]`; `samples`: `[n, H·W·C]`; `output`: `[n · out_h · out_w, F]`.
     #[inline(always)]
     fn thin_forward(&self, kernel: &[f32], samples: &[f32], n: usize, output: &mut [f32]) {
+        // The filter counts layers most often have get loops of their own, whose sums of a
+        // whole output row stay in registers.
+        match self.filters {
+            16 => return self.thin_forward_fixed::<16>(kernel, samples, n, output),
+            32 => return self.thin_forward_fixed::<32>(kernel, samples, n, output),
+            64 => return self.thin_forward_fixed::<64>(kernel, samples, n, output),
+            _ => {}
+        }
         let filters = self.filters;
         self.geometry.for_each_row(
             n,
@@ -422,6 +430,32 @@ impl Conv {
                         }
                     }
                 }
+            },
+        );
+    }
+
+    /// [`Conv::thin_forward`] for `F` filters, a constant.
+    #[inline(always)]
+    fn thin_forward_fixed<const F: usize>(
+        &self,
+        kernel: &[f32],
+        samples: &[f32],
+        n: usize,
+        output: &mut [f32],
+    ) {
+        self.geometry.for_each_row(
+            n,
+            #[inline(always)]
+            |row, runs| {
+                let mut sums = [0.0_f32; F];
+                for (tap, input, len) in runs.iter() {
+                    let weights = kernel[tap * F..][..len * F].chunks_exact(F);
+                    for (&x, weights) in samples[input..][..len].iter().zip(weights) {
+                        let weights: &[f32; F] = weights.try_into().expect("F wide");
+                        sums.iter_mut().zip(weights).for_each(|(s, &w)| *s += x * w);
+                    }
+                }
+                output[row * F..][..F].copy_from_slice(&sums);
             },
         );
     }
@@ -986,19 +1020,26 @@ mod tests {
 
     #[test]
     fn the_direct_product_gives_the_same_bits_on_every_instruction_set() {
-        // 40 filters: a full group of THIN_LANES sums and a narrower one.
-        type Thin = Conv2d<7, 6, 2, 40, 3, 1, true, Relu>;
-        let layer = Thin::new("conv2d", 4);
-        let kernel = layer.engine.kernel.value.as_slice().expect("contiguous");
-        let input = random_input(3, 7 * 6 * 2, 5).into_raw_vec_and_offset().0;
+        // 32 filters take a loop of their own; 40, a full group of THIN_LANES sums and a
+        // narrower one.
+        fn levels_agree<const F: usize>() {
+            let layer = Conv2d::<7, 6, 2, F, 3, 1, true, Relu>::new("conv2d", 4);
+            let kernel = layer.engine.kernel.value.as_slice().expect("contiguous");
+            let input = random_input(3, 7 * 6 * 2, 5).into_raw_vec_and_offset().0;
 
-        let results = crate::layers::vector::on_every_level(|| {
-            let mut output = vec![0.0; 3 * 7 * 6 * 40];
-            Thin::CONV.thin_forward(kernel, &input, 3, &mut output);
-            output
-        });
+            let results = crate::layers::vector::on_every_level(|| {
+                let mut output = vec![0.0; 3 * 7 * 6 * F];
+                layer
+                    .engine
+                    .conv
+                    .thin_forward(kernel, &input, 3, &mut output);
+                output
+            });
 
-        assert!(results.iter().all(|r| *r == results[0]));
+            assert!(results.iter().all(|r| *r == results[0]), "{F} filters");
+        }
+        levels_agree::<32>();
+        levels_agree::<40>();
     }
 
     #[test]

@@ -112,6 +112,14 @@ impl Pool {
     /// Pools one sample (`[H, W, C]`) into `output` (`[out_h, out_w, C]`), recording each
     /// winner's index within the sample into `winners` when given.
     fn pool_sample(&self, sample: &[f32], output: &mut [f32], mut winners: Option<&mut [u32]>) {
+        // The channel counts layers most often have get loops of their own, whose maxima
+        // of a whole window stay in registers.
+        match self.channels {
+            16 => return self.pool_sample_fixed::<16>(sample, output, winners),
+            32 => return self.pool_sample_fixed::<32>(sample, output, winners),
+            64 => return self.pool_sample_fixed::<64>(sample, output, winners),
+            _ => {}
+        }
         let c = self.channels;
         for (pos, best) in output.chunks_exact_mut(c).enumerate() {
             let (oh, ow) = (pos / self.out_w, pos % self.out_w);
@@ -136,24 +144,39 @@ impl Pool {
         }
     }
 
+    /// [`Pool::pool_sample`] for `C` channels, a constant.
+    fn pool_sample_fixed<const C: usize>(
+        &self,
+        sample: &[f32],
+        output: &mut [f32],
+        mut winners: Option<&mut [u32]>,
+    ) {
+        for (pos, best) in output.chunks_exact_mut(C).enumerate() {
+            let best: &mut [f32; C] = best.try_into().expect("C wide");
+            let (oh, ow) = (pos / self.out_w, pos % self.out_w);
+            let corner = (oh * self.stride * self.width + ow * self.stride) * C;
+            match winners.as_deref_mut() {
+                Some(w) => self.window_argmax_group(sample, corner, best, &mut w[pos * C..][..C]),
+                None => self.window_max_group(sample, corner, best),
+            }
+        }
+    }
+
     /// Offsets of a window's taps from its top-left value, in row-major window order.
     fn taps(&self) -> impl Iterator<Item = usize> {
         let (pool, width, c) = (self.pool, self.width, self.channels);
         (0..pool).flat_map(move |p| (0..pool).map(move |q| (p * width + q) * c))
     }
 
-    /// The maxima of one window over [`POOL_LANES`] channels from the value `corner`, into
-    /// `out`.
+    /// The maxima of one window over `L` channels from the value `corner`, into `out`.
     ///
     /// Channels are innermost, so each tap is compared against the whole group of running
     /// maxima at once; the maxima live in a local array so the comparisons stay in vector
     /// registers.
-    fn window_max_group(&self, sample: &[f32], corner: usize, out: &mut [f32; POOL_LANES]) {
-        let mut best: [f32; POOL_LANES] = sample[corner..][..POOL_LANES]
-            .try_into()
-            .expect("a group of lanes");
+    fn window_max_group<const L: usize>(&self, sample: &[f32], corner: usize, out: &mut [f32; L]) {
+        let mut best: [f32; L] = sample[corner..][..L].try_into().expect("a group of lanes");
         for tap in self.taps().skip(1) {
-            let values: &[f32; POOL_LANES] = sample[corner + tap..][..POOL_LANES]
+            let values: &[f32; L] = sample[corner + tap..][..L]
                 .try_into()
                 .expect("a group of lanes");
             best.iter_mut()
@@ -174,27 +197,23 @@ impl Pool {
     }
 
     /// Like [`Pool::window_max_group`], also writing each winner's index in the sample into
-    /// `winners` (`[POOL_LANES]`). The first of tied values wins.
-    fn window_argmax_group(
+    /// `winners` (`[L]`). The first of tied values wins.
+    fn window_argmax_group<const L: usize>(
         &self,
         sample: &[f32],
         corner: usize,
-        out: &mut [f32; POOL_LANES],
+        out: &mut [f32; L],
         winners: &mut [u32],
     ) {
-        let mut best: [f32; POOL_LANES] = sample[corner..][..POOL_LANES]
-            .try_into()
-            .expect("a group of lanes");
-        let mut index = [0_u32; POOL_LANES];
+        let mut best: [f32; L] = sample[corner..][..L].try_into().expect("a group of lanes");
+        let mut index = [0_u32; L];
         index
             .iter_mut()
             .zip(corner as u32..)
             .for_each(|(w, i)| *w = i);
         for tap in self.taps().skip(1) {
             let start = corner + tap;
-            let values: &[f32; POOL_LANES] = sample[start..][..POOL_LANES]
-                .try_into()
-                .expect("a group of lanes");
+            let values: &[f32; L] = sample[start..][..L].try_into().expect("a group of lanes");
             let values = values.iter().zip(start as u32..);
             for ((b, w), (&v, i)) in best.iter_mut().zip(index.iter_mut()).zip(values) {
                 // All ones where `v` wins, written without a branch so that it vectorises.

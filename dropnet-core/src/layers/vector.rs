@@ -37,3 +37,16 @@ pub(crate) fn on_every_level<R>(body: impl Fn() -> R) -> Vec<R> {
     }
     results
 }
+
+#[cfg(test)]
+mod tests {
+    /// A processor with AVX2 gets it: pulp enables each level by a feature of its own, and
+    /// with only `x86-v4` enabled an AVX2 processor silently ran the baseline loops.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn dispatch_takes_avx2_when_the_processor_has_it() {
+        if pulp::x86::V3::try_new().is_some() {
+            assert!(!matches!(pulp::Arch::new(), pulp::Arch::Scalar));
+        }
+    }
+}
