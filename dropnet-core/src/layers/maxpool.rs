@@ -3,6 +3,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
+use super::vector::vectorized;
 use super::{check_width, row_major, with_reshaped};
 use crate::layer::{Layer, Mode, Param, Pass};
 
@@ -99,18 +100,29 @@ impl Pool {
         let outputs = output.par_chunks_mut(out_len).with_min_len(min);
         let samples = input.par_chunks(in_len).with_min_len(min);
         match argmax {
+            // Each sample's loops run compiled for the best vector instructions the processor
+            // has (maxima and comparisons are exact, so every level gives the same bits).
             Some(argmax) => outputs
                 .zip(samples)
                 .zip(argmax.par_chunks_mut(out_len))
-                .for_each(|((out, sample), winners)| self.pool_sample(sample, out, Some(winners))),
-            None => outputs
-                .zip(samples)
-                .for_each(|(out, sample)| self.pool_sample(sample, out, None)),
+                .for_each(|((out, sample), winners)| {
+                    vectorized(
+                        #[inline(always)]
+                        || self.pool_sample(sample, out, Some(winners)),
+                    )
+                }),
+            None => outputs.zip(samples).for_each(|(out, sample)| {
+                vectorized(
+                    #[inline(always)]
+                    || self.pool_sample(sample, out, None),
+                )
+            }),
         }
     }
 
     /// Pools one sample (`[H, W, C]`) into `output` (`[out_h, out_w, C]`), recording each
     /// winner's index within the sample into `winners` when given.
+    #[inline(always)]
     fn pool_sample(&self, sample: &[f32], output: &mut [f32], mut winners: Option<&mut [u32]>) {
         // The channel counts layers most often have get loops of their own, whose maxima
         // of a whole window stay in registers.
@@ -145,6 +157,7 @@ impl Pool {
     }
 
     /// [`Pool::pool_sample`] for `C` channels, a constant.
+    #[inline(always)]
     fn pool_sample_fixed<const C: usize>(
         &self,
         sample: &[f32],
@@ -163,6 +176,7 @@ impl Pool {
     }
 
     /// Offsets of a window's taps from its top-left value, in row-major window order.
+    #[inline(always)]
     fn taps(&self) -> impl Iterator<Item = usize> {
         let (pool, width, c) = (self.pool, self.width, self.channels);
         (0..pool).flat_map(move |p| (0..pool).map(move |q| (p * width + q) * c))
@@ -173,6 +187,7 @@ impl Pool {
     /// Channels are innermost, so each tap is compared against the whole group of running
     /// maxima at once; the maxima live in a local array so the comparisons stay in vector
     /// registers.
+    #[inline(always)]
     fn window_max_group<const L: usize>(&self, sample: &[f32], corner: usize, out: &mut [f32; L]) {
         let mut best: [f32; L] = sample[corner..][..L].try_into().expect("a group of lanes");
         for tap in self.taps().skip(1) {
@@ -187,6 +202,7 @@ impl Pool {
     }
 
     /// [`Pool::window_max_group`] for the last, narrower group of `out.len()` channels.
+    #[inline(always)]
     fn window_max_tail(&self, sample: &[f32], corner: usize, out: &mut [f32]) {
         let width = out.len();
         out.copy_from_slice(&sample[corner..][..width]);
@@ -198,6 +214,7 @@ impl Pool {
 
     /// Like [`Pool::window_max_group`], also writing each winner's index in the sample into
     /// `winners` (`[L]`). The first of tied values wins.
+    #[inline(always)]
     fn window_argmax_group<const L: usize>(
         &self,
         sample: &[f32],
@@ -227,6 +244,7 @@ impl Pool {
     }
 
     /// [`Pool::window_argmax_group`] for the last, narrower group of `out.len()` channels.
+    #[inline(always)]
     fn window_argmax_tail(
         &self,
         sample: &[f32],
@@ -254,6 +272,7 @@ impl Pool {
     /// Routes one sample's output gradients `g` (`[out_h, out_w, C]`) to the winners
     /// recorded in `winners` (same shape), into `sample` (`[H, W, C]`): zero everywhere, then
     /// each gradient added at its winner. Works for any windows, overlapping or not.
+    #[inline(always)]
     fn route_scattered(sample: &mut [f32], g: &[f32], winners: &[u32]) {
         sample.fill(0.0);
         g.iter()
@@ -265,6 +284,7 @@ impl Pool {
     /// value of a window is written once, its gradient if it won and zero if not, so the
     /// sample is not zeroed first unless some values lie outside every window. Each
     /// comparison covers a run of `C` channels, which vectorises.
+    #[inline(always)]
     fn route_tiled(&self, sample: &mut [f32], g: &[f32], winners: &[u32]) {
         if !self.covered() {
             sample.fill(0.0);
@@ -355,9 +375,14 @@ impl Engine {
                 .with_min_len(pool.min_samples())
                 .zip(grad.par_chunks(out_len))
                 .zip(argmax.par_chunks(out_len))
-                .for_each(|((sample, g), winners)| match pool.tiled() {
-                    true => pool.route_tiled(sample, g, winners),
-                    false => Pool::route_scattered(sample, g, winners),
+                .for_each(|((sample, g), winners)| {
+                    vectorized(
+                        #[inline(always)]
+                        || match pool.tiled() {
+                            true => pool.route_tiled(sample, g, winners),
+                            false => Pool::route_scattered(sample, g, winners),
+                        },
+                    )
                 });
         });
     }
@@ -472,7 +497,34 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
 mod tests {
     use super::*;
     use crate::gradcheck::{check, random_input, Options};
+    use crate::layers::vector::on_every_level;
     use ndarray::Array2;
+
+    /// Pooling and routing run compiled for the processor's best vector instructions; each
+    /// level finds the same maxima and winners and routes the same gradients, for a
+    /// channel count with a loop of its own (32) and one without (5).
+    #[test]
+    fn every_instruction_set_pools_and_routes_the_same() {
+        fn levels_agree(pool: Pool) {
+            let input = random_input(1, pool.in_len(), 7);
+            let grad = random_input(1, pool.out_len(), 8);
+            let results = on_every_level(|| {
+                let mut out = vec![0.0; pool.out_len()];
+                let mut winners = vec![0; pool.out_len()];
+                let sample = input.as_slice().expect("a standard layout");
+                pool.pool_sample(sample, &mut out, Some(&mut winners));
+                let mut routed = vec![f32::NAN; pool.in_len()];
+                let grad = grad.as_slice().expect("a standard layout");
+                pool.route_tiled(&mut routed, grad, &winners);
+                (out, winners, routed)
+            });
+            for other in &results[1..] {
+                assert!(other == &results[0], "{pool:?}: an instruction set differs");
+            }
+        }
+        levels_agree(MaxPool2d::<12, 12, 32, 2, 2>::POOL);
+        levels_agree(MaxPool2d::<7, 9, 5, 2, 2>::POOL);
+    }
 
     #[test]
     fn output_size_formula_matches_a_brute_force_count() {
