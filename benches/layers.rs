@@ -7,6 +7,10 @@
 //! forward, adds the parameter gradients and writes the input gradient, except for the first
 //! layer of each model, which needs none (as in training). Each benchmark's throughput is
 //! the batch, so criterion also reports samples per second.
+//!
+//! A random output gradient is dense, but in training a convolution's gradient comes back
+//! through max pooling and dropout, mostly zeros, and the convolution then skips the zeros.
+//! `backward_pooled` times each convolution's backward on such a gradient.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dropnet::core::activation::{Relu, Softmax};
@@ -132,6 +136,52 @@ fn seed_lstm() -> Vec<(Box<dyn Layer>, bool, bool)> {
     ]
 }
 
+/// Time spent in `iters` backward passes, each after an untimed forward.
+fn time_backward(bench: &mut Bench, iters: u64) -> Duration {
+    let mut spent = Duration::ZERO;
+    for _ in 0..iters {
+        // Backward may overwrite the output gradient; each pass starts from the same one.
+        let grad_output = bench.grad_output.clone();
+        bench.forward();
+        let start = Instant::now();
+        bench.backward();
+        spent += start.elapsed();
+        bench.grad_output = grad_output;
+    }
+    spent
+}
+
+/// For a convolution (an output of `[h, w, channels]`), a random gradient as 2×2 max
+/// pooling and a dropout of rate 0.25 pass it back: per channel, one position of each whole
+/// window (which one varies), zero elsewhere, and a quarter of those zero too.
+fn pooled_gradient(layer: &dyn Layer) -> Option<Array2<f32>> {
+    let &[h, w, channels] = layer.output_dims() else {
+        return None;
+    };
+    if layer.kind() != "Conv2D" {
+        return None;
+    }
+    let dense = random_input(BATCH, h * w * channels, 3);
+    let mut grad = Array2::zeros((BATCH, h * w * channels));
+    // A fixed scramble picks the window's position and whether dropout kept it.
+    let scramble = |i: usize| (i.wrapping_mul(0x9E37_79B9) >> 7) % 16;
+    for (b, (row, dense)) in grad.rows_mut().into_iter().zip(dense.rows()).enumerate() {
+        let (row, dense) = (row.into_slice().unwrap(), dense.as_slice().unwrap());
+        for (i, j, c) in (0..h / 2)
+            .flat_map(|i| (0..w / 2).flat_map(move |j| (0..channels).map(move |c| (i, j, c))))
+        {
+            let pick = scramble(((b * h + i) * w + j) * channels + c);
+            if pick >= 12 {
+                continue;
+            }
+            let (y, x) = (2 * i + pick % 2, 2 * j + (pick / 2) % 2);
+            let at = (y * w + x) * channels + c;
+            row[at] = dense[at];
+        }
+    }
+    Some(grad)
+}
+
 fn layers(c: &mut Criterion) {
     let mut group = c.benchmark_group("layers");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -145,17 +195,16 @@ fn layers(c: &mut Criterion) {
         // Backward reads what a training forward cached (an LSTM uses its states up), so
         // every timed backward follows an untimed forward.
         group.bench_function(BenchmarkId::new("backward", &name), |b| {
-            b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    bench.forward();
-                    let start = Instant::now();
-                    bench.backward();
-                    spent += start.elapsed();
-                }
-                spent
-            })
+            b.iter_custom(|iters| time_backward(&mut bench, iters))
         });
+        // In training a convolution's gradient comes back through max pooling and dropout:
+        // one position of each pooling window at most, and a quarter of those dropped.
+        if let Some(pooled) = pooled_gradient(&*bench.layer) {
+            bench.grad_output = pooled;
+            group.bench_function(BenchmarkId::new("backward_pooled", &name), |b| {
+                b.iter_custom(|iters| time_backward(&mut bench, iters))
+            });
+        }
     }
     group.finish();
 }

@@ -59,6 +59,10 @@ pub struct Options {
     pub seed: u64,
     /// Check the pass that skips the activation (`Pass::logits`).
     pub logits: bool,
+    /// Share of the upstream gradient's entries set to zero (default 0), picked at random:
+    /// a layer followed by max pooling and dropout gets a gradient mostly of zeros, and
+    /// may take another path for it (a convolution does).
+    pub upstream_zeros: f64,
 }
 
 impl Default for Options {
@@ -70,6 +74,7 @@ impl Default for Options {
             max_entries: 200,
             seed: 0,
             logits: false,
+            upstream_zeros: 0.0,
         }
     }
 }
@@ -122,7 +127,12 @@ pub fn check(layer: &mut dyn Layer, input: ArrayView2<'_, f32>, options: &Option
         mode: Mode::Train,
         logits: options.logits,
     };
-    let upstream = random_matrix(input.nrows(), layer.output_len(), options.seed, "upstream");
+    let mut upstream = random_matrix(input.nrows(), layer.output_len(), options.seed, "upstream");
+    if options.upstream_zeros > 0.0 {
+        let mut rng = rng::stream(options.seed, "gradcheck", "upstream zeros");
+        let zero = options.upstream_zeros.min(1.0);
+        upstream.mapv_inplace(|u| if rng.random_bool(zero) { 0.0 } else { u });
+    }
     let (grad_input, param_grads, reference) = analytic(layer, input, &upstream, pass);
 
     let mut checker = Checker {

@@ -7,6 +7,7 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::matmul::matmul;
+use super::sparse::Nonzeros;
 use super::vector::vectorized;
 use super::{check_width, grad_matrix, param_matrix, prefix, row_major, with_reshaped};
 use crate::activation::{Activation, ActivationKind};
@@ -249,6 +250,8 @@ struct BlockScratch {
     kernel_grad: Vec<f32>,
     /// This block's share of the bias gradient, `[F]`.
     bias_grad: Vec<f32>,
+    /// The nonzero values of a sparse gradient (see [`sparse`]).
+    nonzeros: Nonzeros,
 }
 
 /// The first `n` block scratches, growing the list when it is too short.
@@ -465,11 +468,13 @@ impl Conv {
     /// asked for (patch gradients `grad · kernelᵀ`, then col2im).
     ///
     /// # Shapes
-    /// `kernel`: `[K·K·C, F]`; `samples`, `grad_input`: `[n, H·W·C]` row-major; `output`,
-    /// `grad`: `[n · out_h · out_w, F]` row-major; shares `[K·K·C, F]` and `[F]`.
+    /// `kernel`: `[K·K·C, F]`; `kernel_t`, the kernel transposed: `[F, K·K·C]` when the
+    /// input gradient is asked for, else unused; `samples`, `grad_input`: `[n, H·W·C]`
+    /// row-major; `output`, `grad`: `[n · out_h · out_w, F]` row-major; shares `[K·K·C, F]`
+    /// and `[F]`.
     fn backward_block(
         &self,
-        kernel: &[f32],
+        (kernel, kernel_t): (&[f32], &[f32]),
         scratch: &mut BlockScratch,
         (samples, output): (&[f32], &[f32]),
         grad: &mut [f32],
@@ -487,20 +492,44 @@ impl Conv {
         let kernel_share = prefix(&mut scratch.kernel_grad, patch_len * filters);
 
         let rows = self.rows(n);
-        let grad = ArrayView2::from_shape((rows, filters), &*grad)
-            .expect("a gradient block holds rows × F values");
+        // Max pooling, relu and dropout downstream often leave most of the gradient zero;
+        // then both products skip the zeros (see `sparse`).
+        let nonzeros = &mut scratch.nonzeros;
+        let sparse = vectorized(
+            #[inline(always)]
+            || nonzeros.collect(grad, filters, patch_len),
+        );
         let patches = self.fill_patches(&mut scratch.patches, samples);
-        let mut share = ArrayViewMut2::from_shape((patch_len, filters), kernel_share)
-            .expect("a kernel share holds K·K·C × F values");
-        matmul(&patches.t(), &grad, &mut share, false);
+        if sparse {
+            let patches = patches.as_slice().expect("fill_patches is contiguous");
+            vectorized(
+                #[inline(always)]
+                || nonzeros.kernel_grad((patches, patch_len), filters, kernel_share),
+            );
+        } else {
+            let grad = ArrayView2::from_shape((rows, filters), &*grad)
+                .expect("a gradient block holds rows × F values");
+            let mut share = ArrayViewMut2::from_shape((patch_len, filters), kernel_share)
+                .expect("a kernel share holds K·K·C × F values");
+            matmul(&patches.t(), &grad, &mut share, false);
+        }
 
         if let Some(grad_input) = grad_input {
-            let kernel = ArrayView2::from_shape((patch_len, filters), kernel)
-                .expect("the kernel holds K·K·C × F values");
             let buffer = prefix(&mut scratch.patches, rows * patch_len);
-            let mut grad_patches = ArrayViewMut2::from_shape((rows, patch_len), &mut *buffer)
-                .expect("patch buffer holds rows × K·K·C values");
-            matmul(&grad, &kernel.t(), &mut grad_patches, false);
+            if sparse {
+                vectorized(
+                    #[inline(always)]
+                    || nonzeros.patch_grad((kernel_t, patch_len), buffer),
+                );
+            } else {
+                let grad = ArrayView2::from_shape((rows, filters), &*grad)
+                    .expect("a gradient block holds rows × F values");
+                let kernel = ArrayView2::from_shape((patch_len, filters), kernel)
+                    .expect("the kernel holds K·K·C × F values");
+                let mut grad_patches = ArrayViewMut2::from_shape((rows, patch_len), &mut *buffer)
+                    .expect("patch buffer holds rows × K·K·C values");
+                matmul(&grad, &kernel.t(), &mut grad_patches, false);
+            }
             self.geometry.col2im(buffer, n, grad_input);
         }
     }
@@ -516,6 +545,8 @@ struct Engine {
     bias: Param,
     /// One scratch per block of the largest batch seen.
     blocks: Vec<BlockScratch>,
+    /// The kernel transposed, `[F, K·K·C]`, for the sparse patch gradients.
+    kernel_t: Vec<f32>,
 }
 
 impl Engine {
@@ -532,6 +563,7 @@ impl Engine {
             kernel: Param::new("kernel", kernel),
             bias: Param::new("bias", init::zeros(&[conv.filters])),
             blocks: Vec::new(),
+            kernel_t: Vec::new(),
         }
     }
 
@@ -584,6 +616,15 @@ impl Engine {
         let blocks = scratches(&mut self.blocks, batch.div_ceil(size));
         let kernel = param_matrix(&self.kernel.value, patch_len, filters);
         let kernel = kernel.as_slice().expect("param_matrix is contiguous");
+        let kernel_t = prefix(&mut self.kernel_t, patch_len * filters);
+        if grad_input.is_some() {
+            for (j, taps) in kernel.chunks_exact(filters).enumerate() {
+                for (f, &w) in taps.iter().enumerate() {
+                    kernel_t[f * patch_len + j] = w;
+                }
+            }
+        }
+        let kernel = (kernel, &*kernel_t);
 
         with_reshaped(grad_output, batch, out_len, |mut grad| {
             let grad = grad
@@ -633,6 +674,11 @@ impl Engine {
 ///
 /// Parameters, in Keras's names and layouts: `kernel` `[K, K, C, F]` (Glorot uniform) and
 /// `bias` `[F]` (zeros).
+///
+/// Backward multiplies by the output gradient twice (for the kernel gradient and the input
+/// gradient). When at most a quarter of a block's gradient is nonzero, as after max pooling
+/// and dropout, and patches hold at least 64 values, those products skip the zeros (see the
+/// `sparse` module); otherwise they are dense matrix products.
 ///
 /// A batch is cut into blocks of samples that run on rayon's threads. The blocks depend
 /// only on the batch size, and their shares of the gradients are added in block order, so
@@ -990,6 +1036,42 @@ mod tests {
         let what = format!("{H}x{W}x{C} F{F} K{K} S{S} same={SAME} {:?}", A::KIND);
         assert!(report.worst_relative_error < 1e-2, "{what}: {report}");
         assert!(report.skipped * 10 <= report.checked, "{what}: {report}");
+    }
+
+    /// With nine in ten upstream values zero, as max pooling and dropout leave them, the
+    /// backward products take the sparse path; its gradients match finite differences for
+    /// patches of one whole chunk and a remainder (108 values) and of two chunks (128).
+    #[test]
+    fn sparse_gradients_match_finite_differences() {
+        fn check_sparse<const C: usize, const S: usize, const SAME: bool, A: Activation>() {
+            let mut layer = Conv2d::<6, 6, C, 20, 3, S, SAME, A>::new("conv2d", 11);
+            spread_bias(&mut layer);
+            let input = random_input(2, 36 * C, 12);
+            let options = Options {
+                upstream_zeros: 0.9,
+                ..Options::default()
+            };
+            let report = check(&mut layer, input.view(), &options);
+            let what = format!("C{C} S{S} same={SAME} {:?}", A::KIND);
+            assert!(
+                layer.engine.blocks.iter().all(|b| b.nonzeros.listed()),
+                "{what}"
+            );
+            assert!(report.worst_relative_error < 1e-2, "{what}: {report}");
+            assert!(report.skipped * 10 <= report.checked, "{what}: {report}");
+        }
+        check_sparse::<12, 1, false, Linear>();
+        check_sparse::<12, 2, true, Relu>();
+        check_sparse::<14, 1, true, Tanh>();
+        // The default, dense upstream keeps the matrix products.
+        let mut layer = Conv2d::<6, 6, 12, 20, 3, 1, false, Linear>::new("conv2d", 11);
+        let report = check(
+            &mut layer,
+            random_input(2, 432, 12).view(),
+            &Options::default(),
+        );
+        assert!(report.worst_relative_error < 1e-2, "{report}");
+        assert!(layer.engine.blocks.iter().all(|b| !b.nonzeros.listed()));
     }
 
     #[test]

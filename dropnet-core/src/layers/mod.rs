@@ -22,6 +22,7 @@ mod lstm_dropout;
 mod matmul;
 mod maxpool;
 mod noise;
+mod sparse;
 mod spatial_dropout;
 pub(crate) mod vector;
 
