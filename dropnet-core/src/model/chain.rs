@@ -128,6 +128,14 @@ impl<'m, 'l> Chain<'m, 'l> {
         })
     }
 
+    /// Values one sample takes in the buffers: every activation, and the two gradients.
+    pub(crate) fn sample_values(&self) -> usize {
+        let first = self.layers.first().map_or(0, |l| l.input_len());
+        let outputs = self.layers.iter().map(|l| l.output_len());
+        let widest = outputs.clone().chain([first]).max().unwrap_or(0);
+        first + outputs.sum::<usize>() + 2 * widest
+    }
+
     /// Copies the batch `rows` of `set` into the input buffer, and its targets (unless
     /// `with_targets` is false) into the target buffer.
     pub(crate) fn load(&mut self, set: &Set<'_>, rows: Rows<'_>, with_targets: bool) {
@@ -210,6 +218,58 @@ impl<'m, 'l> Chain<'m, 'l> {
             loss: value,
             correct,
         })
+    }
+
+    /// The score of the loaded `part` rows, which are part of a batch of `batch` rows, and
+    /// their share of the gradient of the batch's mean loss in the gradient buffer: the
+    /// loss averages over the part, so its gradient is scaled by `part / batch`.
+    pub(crate) fn score_part(
+        &mut self,
+        loss: &dyn Loss,
+        part: usize,
+        batch: usize,
+    ) -> Result<BatchScore> {
+        let score = self.score(loss, part, true)?;
+        if part != batch {
+            let share = part as f32 / batch as f32;
+            let mut grad = self.buffers.loss_views(part, loss.target_kind()).grad;
+            grad.mapv_inplace(|g| g * share);
+        }
+        Ok(score)
+    }
+
+    /// The forward and backward passes of one training step on the samples `picked` of
+    /// `set`, in parts of `part` samples (the last may be smaller), each part's share of
+    /// the gradient of the batch's mean loss added to the parameter gradients. Returns the
+    /// batch's score and whether every part's loss was finite.
+    ///
+    /// After a non-finite loss the other parts still run forward, so that the dropout
+    /// streams advance as far as for the whole batch at once; nothing more runs back.
+    pub(crate) fn accumulate(
+        &mut self,
+        set: &Set<'_>,
+        picked: &[usize],
+        loss: &dyn Loss,
+        part: usize,
+    ) -> Result<(BatchScore, bool)> {
+        let rows = picked.len();
+        let mut score = BatchScore {
+            loss: 0.0,
+            correct: 0,
+        };
+        let mut finite = true;
+        for picked in picked.chunks(part.max(1)) {
+            self.load(set, Rows::Picked(picked), true);
+            self.forward_for_loss(picked.len(), Mode::Train);
+            let share = self.score_part(loss, picked.len(), rows)?;
+            score.loss += share.loss * picked.len() as f64 / rows as f64;
+            score.correct += share.correct;
+            finite &= share.loss.is_finite();
+            if finite {
+                self.backward(picked.len());
+            }
+        }
+        Ok((score, finite))
     }
 
     /// Sets every parameter gradient to zero.

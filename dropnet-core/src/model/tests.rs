@@ -2,7 +2,7 @@
 
 use ndarray::Array2;
 
-use super::chain::{Chain, Ends, Rows, Set};
+use super::chain::{BatchScore, Chain, Ends, Rows, Set};
 use super::testing::{bars, clusters, MnistCnn, Net, TinyCnn};
 use super::Model;
 use crate::activation::{Activation, Linear, Sigmoid, Softmax};
@@ -486,6 +486,69 @@ fn chain_gradients<A: Activation>(net: &mut Net<A>, loss: &dyn Loss, set: &Set<'
         .flat_map(|l| l.params())
         .flat_map(|p| p.grad.iter().copied().collect::<Vec<_>>())
         .collect()
+}
+
+/// The gradients and score of one training step on all of `set`, run in parts of `part`
+/// samples as the trainer runs a large batch.
+fn gradients_in_parts<A: Activation>(
+    net: &mut Net<A>,
+    loss: &dyn Loss,
+    set: &Set<'_>,
+    part: usize,
+) -> (Vec<f32>, BatchScore) {
+    let n = set.x.nrows();
+    let (mut layers, runtime) = net.parts_mut();
+    let (buffers, _, _) = runtime.split();
+    let ends = Ends {
+        input: 2,
+        output: 3,
+    };
+    let mut chain = Chain::new(&mut layers, buffers, n, Some(loss), ends).unwrap();
+    chain.zero_grads();
+    let picked: Vec<usize> = (0..n).collect();
+    let (score, finite) = chain.accumulate(set, &picked, loss, part).unwrap();
+    assert!(finite);
+    let grads = layers
+        .iter()
+        .flat_map(|l| l.params())
+        .flat_map(|p| p.grad.iter().copied().collect::<Vec<_>>())
+        .collect();
+    (grads, score)
+}
+
+/// A batch trained in parts gets the gradient, loss and accuracy of the batch trained
+/// whole, up to the order of the sums, with a fused softmax and with a regression loss.
+#[test]
+fn a_batch_in_parts_has_the_gradient_of_the_whole_batch() {
+    let (x, labels) = clusters(7, 4);
+    let values = Array2::from_shape_fn((7, 3), |(i, j)| ((i * j) % 4) as f32 / 3.0);
+    let targets = [
+        TargetsRef::Classes(labels.as_slice()),
+        TargetsRef::Values(values.view()),
+    ];
+    for (y, loss) in targets.into_iter().zip([
+        &SparseCategoricalCrossentropy as &dyn Loss,
+        &MeanSquaredError,
+    ]) {
+        let set = Set { x: x.matrix(), y };
+        let (whole, score) = gradients_in_parts(&mut Net::<Softmax>::new(5), loss, &set, 7);
+        assert_eq!(
+            whole,
+            chain_gradients(&mut Net::<Softmax>::new(5), loss, &set)
+        );
+        for part in [1, 2, 3, 6] {
+            let mut net = Net::<Softmax>::new(5);
+            let (grads, parts_score) = gradients_in_parts(&mut net, loss, &set, part);
+            for (k, (&a, &b)) in grads.iter().zip(&whole).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                    "part {part}, {k}: {a} vs {b}"
+                );
+            }
+            assert!((parts_score.loss - score.loss).abs() < 1e-6 * score.loss.max(1.0));
+            assert_eq!(parts_score.correct, score.correct);
+        }
+    }
 }
 
 /// Central differences of the evaluated loss against the chain's gradients, one weight at a
