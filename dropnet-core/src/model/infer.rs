@@ -2,7 +2,7 @@
 
 use ndarray::{s, Array2, ArrayView2};
 
-use super::chain::{on_pool, Chain, Ends, Rows, Set, Totals};
+use super::chain::{on_pool, part_size, Chain, Ends, Rows, Set, Totals};
 use super::check::{check_batch_size, check_inputs, check_set};
 use crate::error::{Error, Result};
 use crate::history::Evaluation;
@@ -51,7 +51,8 @@ fn evaluate_layers(
 }
 
 /// Loss and accuracy over all of `set`, consecutive batches of `batch_size`, the last one
-/// possibly smaller; each batch weighs by its number of samples.
+/// possibly smaller; each batch weighs by its number of samples. Batches too large for the
+/// caches go forward in parts ([`part_size`]), which gives the same outputs.
 pub(crate) fn evaluate_set(
     chain: &mut Chain<'_, '_>,
     loss: &dyn Loss,
@@ -59,10 +60,11 @@ pub(crate) fn evaluate_set(
     batch_size: usize,
 ) -> Result<Evaluation> {
     let n = set.x.nrows();
+    let step = part_size(batch_size.min(n), chain.sample_values()).max(1);
     let totals = on_pool(|| -> Result<Totals> {
         let mut totals = Totals::default();
-        for start in (0..n).step_by(batch_size) {
-            let end = (start + batch_size).min(n);
+        for start in (0..n).step_by(step) {
+            let end = (start + step).min(n);
             chain.load(set, Rows::Range(start, end), true);
             chain.forward_for_loss(end - start, Mode::Infer);
             totals.add(chain.score(loss, end - start, false)?, end - start);
@@ -76,7 +78,8 @@ pub(crate) fn evaluate_set(
     })
 }
 
-/// The model's outputs for every sample of `x`, in batches of `batch_size`.
+/// The model's outputs for every sample of `x`, in batches of `batch_size` (in parts when
+/// too large for the caches, see [`part_size`]).
 pub(crate) fn predict<N: Network + ?Sized>(
     model: &mut N,
     x: &Samples<N::Input>,
@@ -112,9 +115,10 @@ fn predict_layers(
         x,
         y: TargetsRef::Classes(&[]),
     };
+    let step = part_size(rows, chain.sample_values());
     on_pool(|| {
-        for start in (0..n).step_by(batch_size) {
-            let end = (start + batch_size).min(n);
+        for start in (0..n).step_by(step) {
+            let end = (start + step).min(n);
             chain.load(&set, Rows::Range(start, end), false);
             chain.forward(end - start, Mode::Infer, false);
             result

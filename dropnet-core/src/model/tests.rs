@@ -743,3 +743,27 @@ fn weights_round_trip_through_a_file() {
         trained.predict(&x).unwrap().matrix()
     );
 }
+
+/// Prediction and evaluation cut a batch too large for the caches into parts (the seed CNN
+/// at 100 samples: three parts); the outputs and the loss are those of one sample at a time.
+#[test]
+fn large_batches_predict_and_evaluate_in_parts_as_one_sample_at_a_time() {
+    let mut model = MnistCnn::new(3);
+    model.compile(Sgd::default(), SparseCategoricalCrossentropy);
+    let pixels = crate::gradcheck::random_input(100, 784, 4).mapv(|v| v.abs());
+    let x = Samples::from_matrix(pixels).unwrap();
+    let labels = Labels::new((0..100).map(|i| i % 10).collect());
+
+    let whole = model.predict_batch(&x, 100).unwrap();
+    let single = model.predict_batch(&x, 1).unwrap();
+    for (a, b) in whole.matrix().iter().zip(single.matrix()) {
+        assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
+    }
+    let whole = model.evaluate_batch(&x, &labels, 100).unwrap();
+    let single = model.evaluate_batch(&x, &labels, 1).unwrap();
+    assert!(
+        (whole.loss - single.loss).abs() <= 1e-6,
+        "{whole:?} vs {single:?}"
+    );
+    assert_eq!(whole.accuracy, single.accuracy);
+}

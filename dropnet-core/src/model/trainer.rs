@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use rand::Rng as _;
 
-use super::chain::{on_pool, BatchScore, Chain, Set, Totals};
+use super::chain::{on_pool, part_size, BatchScore, Chain, Set, Totals};
 use super::fit::Settings;
 use super::infer::evaluate_set;
 use crate::callback::{BatchEnd, Callback, EpochEnd, FitContext, Stop, TrainBegin};
@@ -225,26 +225,6 @@ impl Trainer<'_, '_, '_> {
     }
 }
 
-/// Buffer values (activations and gradients, `f32`) that the samples of one part of a
-/// training batch may take: 16 MiB, which a part keeps within the caches of a current
-/// processor as it goes forward and back through the layers.
-const PART_VALUES: usize = 1 << 22;
-
-/// The size of the parts a training batch of `rows` samples is cut into, for a model whose
-/// samples take `values` values each in the buffers: as even as possible, each within
-/// [`PART_VALUES`].
-///
-/// Each part goes forward and back in turn and their gradients add up before the one
-/// update: the gradient of the whole batch, up to the order of its sums. A batch trained
-/// whole works on activations too large to stay in the caches, and each layer's pass then
-/// waits on memory: on the seed CNN, cutting batches of 128 into parts of 43 took 22% off
-/// the processor time of training and 15% off its epoch time.
-fn part_size(rows: usize, values: usize) -> usize {
-    let most = (PART_VALUES / values.max(1)).max(1);
-    let parts = rows.div_ceil(most).max(1);
-    rows.div_ceil(parts)
-}
-
 /// Puts a fresh random permutation of `0..order.len()` into `order` (Fisher–Yates).
 ///
 /// Starting from the identity every time makes the permutation depend only on the stream,
@@ -257,23 +237,5 @@ fn shuffle(order: &mut [usize], rng: &mut Rng) {
     for i in (1..order.len()).rev() {
         let j = rng.random_range(0..=i as u64) as usize;
         order.swap(i, j);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::part_size;
-
-    #[test]
-    fn parts_are_even_and_within_the_budget() {
-        // The seed CNN: 89,050 values a sample, 47 samples at most a part.
-        assert_eq!(part_size(32, 89_050), 32);
-        assert_eq!(part_size(47, 89_050), 47);
-        assert_eq!(part_size(48, 89_050), 24);
-        assert_eq!(part_size(128, 89_050), 43);
-        // Small samples keep any batch whole; a sample over the budget goes alone.
-        assert_eq!(part_size(1024, 100), 1024);
-        assert_eq!(part_size(5, 1 << 30), 1);
-        assert_eq!(part_size(0, 10), 0);
     }
 }
