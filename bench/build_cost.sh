@@ -19,6 +19,10 @@ profile=release
 repeats=3
 while [ $# -gt 0 ]; do
   case "$1" in
+    --models|--profile|--repeats)
+      if [ $# -lt 2 ]; then echo "$1 needs a value (see --help)" >&2; exit 2; fi ;;
+  esac
+  case "$1" in
     --models) models=$2; shift ;;
     --profile) profile=$2; shift ;;
     --repeats) repeats=$2; shift ;;
@@ -27,10 +31,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-for value in "$models" "$repeats"; do
+for flag in models repeats; do
+  value=${!flag}
   case "$value" in
-    ''|*[!0-9]*|0*) echo "--models and --repeats take a positive whole number, got '$value'" >&2
-                   exit 2 ;;
+    ''|*[!0-9]*|0*) echo "--$flag takes a positive whole number, got '$value'" >&2; exit 2 ;;
   esac
 done
 case "$profile" in

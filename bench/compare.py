@@ -23,15 +23,36 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dropnet", required=True, help="the train_speed binary")
-    p.add_argument("--tf-python", required=True, help="python of the TensorFlow venv")
+    p.add_argument("--dropnet", help="the train_speed binary")
+    p.add_argument("--tf-python", help="python of the TensorFlow venv")
     p.add_argument("--torch-python", default=None, help="python of the PyTorch venv")
-    p.add_argument("--data", required=True, help="folder with mnist/ and co2/")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--cnn-epochs", type=int, default=4)
-    p.add_argument("--lstm-epochs", type=int, default=5)
-    p.add_argument("--batches", default="32,128", help="CNN batch sizes, comma separated")
+    p.add_argument("--data", help="folder with mnist/ and co2/")
+    p.add_argument("--rounds", type=at_least(1), default=3)
+    p.add_argument("--cnn-epochs", type=at_least(2), default=4)
+    p.add_argument("--lstm-epochs", type=at_least(2), default=5)
+    p.add_argument("--batches", type=batch_sizes, default="32,128",
+                   help="CNN batch sizes, comma separated")
+    p.add_argument("--check", action="store_true",
+                   help="check the arguments and stop (compare.sh does so before building)")
     return p.parse_args()
+
+
+def at_least(least):
+    """An argparse type: a whole number of at least `least`."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+    return parse
+
+
+def batch_sizes(text):
+    """An argparse type: comma-separated batch sizes, each at least 1."""
+    return [at_least(1)(part) for part in text.split(",")]
 
 
 def run(cmd, env=None):
@@ -83,7 +104,12 @@ def spread(values):
 
 def main():
     args = parse()
-    batches = [int(b) for b in args.batches.split(",")]
+    if args.check:
+        return
+    missing = [name for name in ("dropnet", "tf_python", "data") if getattr(args, name) is None]
+    if missing:
+        sys.exit("compare.py needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
+    batches = args.batches
     systems = ["keras"] + (["torch"] if args.torch_python else [])
     scripts = {"keras": (args.tf_python, "keras_seed.py"),
                "torch": (args.torch_python, "torch_seed.py")}

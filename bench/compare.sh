@@ -25,11 +25,14 @@ passed=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --torch) torch=yes ;;
-    --help|-h) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --help|-h) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) passed+=("$1") ;;
   esac
   shift
 done
+
+# Bad arguments are refused now, not after the build and the installs.
+"$PYTHON" bench/compare.py --check "${passed[@]}"
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Marks a finished install, so that an interrupted one is redone rather than trusted.

@@ -118,11 +118,17 @@ fn peak_resident_mb() -> Option<f64> {
     Some(kilobytes / 1024.0)
 }
 
-/// Median of the epoch times after the first.
+/// Median of the epoch times after the first (the mean of the middle two for an even count,
+/// as Python's `statistics.median` in the reference scripts takes it).
 fn median_after_first(seconds: &[f64]) -> f64 {
     let mut later = seconds.get(1..).unwrap_or_default().to_vec();
     later.sort_by(f64::total_cmp);
-    later.get(later.len() / 2).copied().unwrap_or(f64::NAN)
+    let middle = later.len() / 2;
+    match later.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => later[middle],
+        _ => (later[middle - 1] + later[middle]) / 2.0,
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -134,7 +140,29 @@ fn main() -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| [env!("CARGO_MANIFEST_DIR"), "data"].iter().collect());
 
+    // Both data sets are read before anything is timed, so that a bad file costs no wait.
     let data = mnist::load(root.join("mnist")).context("loading the MNIST digits")?;
+    let co2 = root.join("co2").join("co2.csv");
+    let series = CsvSeries::column("co2")
+        .dates("date")
+        .gaps(Gaps::Interpolate)
+        .read(&co2)
+        .with_context(|| format!("loading the CO2 series from {}", co2.display()))?;
+    let split = series.split_index(0.8)?;
+    let scaling = Scaling::change(&series.values()[..split])?;
+    let (train, _) = series
+        .windows::<52>(1, &scaling)
+        .with_context(|| format!("making 52-week windows of {}", co2.display()))?
+        .split_at(split);
+    if args.batch_size > data.train_images.len() {
+        println!(
+            "note: --batch-size {} is more than the {} training images: each CNN epoch is one \
+             batch of them all",
+            args.batch_size,
+            data.train_images.len()
+        );
+    }
+
     let mut cnn = SeedCnn::new(42);
     cnn.compile(Adam::default(), SparseCategoricalCrossentropy);
     let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
@@ -160,13 +188,6 @@ fn main() -> anyhow::Result<()> {
             .collect::<Vec<_>>()
     );
 
-    let series = CsvSeries::column("co2")
-        .dates("date")
-        .gaps(Gaps::Interpolate)
-        .read(root.join("co2").join("co2.csv"))?;
-    let split = series.split_index(0.8)?;
-    let scaling = Scaling::change(&series.values()[..split])?;
-    let (train, _) = series.windows::<52>(1, &scaling)?.split_at(split);
     let mut lstm = SeedLstm::new(42);
     lstm.compile(Adam::default(), MeanSquaredError);
     let history = lstm
