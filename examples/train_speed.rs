@@ -119,7 +119,7 @@ fn peak_resident_mb() -> Option<f64> {
 }
 
 /// Median of the epoch times after the first (the mean of the middle two for an even count,
-/// as Python's `statistics.median` in the reference scripts takes it).
+/// as numpy's median in the reference scripts takes it).
 fn median_after_first(seconds: &[f64]) -> f64 {
     let mut later = seconds.get(1..).unwrap_or_default().to_vec();
     later.sort_by(f64::total_cmp);
