@@ -7,14 +7,14 @@
 //! gradient `grad · kernelᵀ` then do most of their multiply-adds on zeros, and a dense
 //! matrix product cannot skip them.
 //!
-//! Here both products run over the nonzero gradient values only. Each output row is summed
-//! in chunks of [`CHUNK`] values held in registers, one weighted row added per nonzero
-//! value, so the work falls with the density. A chunk's sums are plain multiply-then-add
-//! in a fixed order (positions ascending, or filters ascending), whatever the instruction
-//! set, so results are the same bits on every processor and thread count. They differ from
+//! Here both products run over the nonzero gradient values only, one weighted row added per
+//! nonzero value, in chunks of [`CHUNK`] columns, so the work falls with the density. The
+//! sums are plain multiply-then-add in a fixed order (positions ascending, or filters
+//! ascending), whatever the instruction set, so results are the same bits on every
+//! processor and thread count. They differ from
 //! the dense product's in the last bits only, as any other order of the same sums would.
 
-/// Values of an output row summed at once: four AVX-512 or eight AVX2 registers.
+/// Columns summed at once: four AVX-512 or eight AVX2 registers.
 const CHUNK: usize = 64;
 
 /// The sparse products pay off when at most one gradient value in this many is nonzero.
@@ -31,10 +31,8 @@ pub(super) struct Nonzeros {
     by_row: Vec<(usize, f32)>,
     /// Row `r`'s values are `by_row[row_starts[r]..row_starts[r + 1]]`.
     row_starts: Vec<usize>,
-    /// `(row, value)` of each nonzero value, filter after filter, rows ascending.
-    by_filter: Vec<(usize, f32)>,
-    /// Filter `f`'s values are `by_filter[filter_starts[f]..filter_starts[f + 1]]`.
-    filter_starts: Vec<usize>,
+    /// The kernel gradient's running sums for one chunk of columns, `[filters, CHUNK]`.
+    sums: Vec<f32>,
 }
 
 impl Nonzeros {
@@ -73,13 +71,16 @@ impl Nonzeros {
             }
             self.row_starts.push(next);
         }
-        self.filter_starts.clear();
         true
     }
 
     /// The kernel gradient of the block, `share = patchesᵀ · grad`, from the values listed
-    /// by [`Nonzeros::collect`]: each filter's column summed chunk by chunk over the patch
-    /// rows of its nonzero values.
+    /// by [`Nonzeros::collect`].
+    ///
+    /// The columns of the patches go [`CHUNK`] at a time. For each chunk every patch row
+    /// is read once and added, weighted, into the running sums of each filter it has a
+    /// nonzero value for; the sums of a chunk (`filters × CHUNK` values) stay in the L1
+    /// cache. Each sum still adds its terms row after row.
     ///
     /// # Shapes
     /// `patches`: `[rows, patch_len]`; `share`: `[patch_len, filters]`, fully
@@ -91,13 +92,24 @@ impl Nonzeros {
         filters: usize,
         share: &mut [f32],
     ) {
-        self.sort_by_filter(filters);
-        for f in 0..filters {
-            let column = &self.by_filter[self.filter_starts[f]..self.filter_starts[f + 1]];
-            for offset in (0..patch_len).step_by(CHUNK) {
-                let mut sums = [0.0_f32; CHUNK];
-                let width = CHUNK.min(patch_len - offset);
-                add_weighted_rows(&mut sums[..width], patches, (patch_len, offset), column);
+        if self.sums.len() < filters * CHUNK {
+            self.sums.resize(filters * CHUNK, 0.0);
+        }
+        for offset in (0..patch_len).step_by(CHUNK) {
+            let width = CHUNK.min(patch_len - offset);
+            let sums = &mut self.sums[..filters * CHUNK];
+            sums.fill(0.0);
+            for (row, bounds) in self.row_starts.windows(2).enumerate() {
+                let entries = &self.by_row[bounds[0]..bounds[1]];
+                if entries.is_empty() {
+                    continue;
+                }
+                let values = &patches[row * patch_len + offset..][..width];
+                for &(f, g) in entries {
+                    add_weighted(&mut sums[f * CHUNK..][..width], g, values);
+                }
+            }
+            for (f, sums) in sums.chunks_exact(CHUNK).enumerate() {
                 for (j, &s) in sums[..width].iter().enumerate() {
                     share[(offset + j) * filters + f] = s;
                 }
@@ -109,32 +121,6 @@ impl Nonzeros {
     #[cfg(test)]
     pub(super) fn listed(&self) -> bool {
         !self.row_starts.is_empty()
-    }
-
-    /// Fills `by_filter` and `filter_starts` from `by_row` (a counting sort on the filter).
-    #[inline(always)]
-    fn sort_by_filter(&mut self, filters: usize) {
-        let listed = self.row_starts.last().copied().unwrap_or(0);
-        // Counts go two places up; running totals make filter_starts[f + 1] the first slot
-        // of filter f, and filling moves it on to the first slot of filter f + 1.
-        let starts = &mut self.filter_starts;
-        starts.clear();
-        starts.resize(filters + 2, 0);
-        for &(f, _) in &self.by_row[..listed] {
-            starts[f + 2] += 1;
-        }
-        for f in 2..filters + 2 {
-            starts[f] += starts[f - 1];
-        }
-        if self.by_filter.len() < self.by_row.len() {
-            self.by_filter.resize(self.by_row.len(), (0, 0.0));
-        }
-        for (row, bounds) in self.row_starts.windows(2).enumerate() {
-            for &(f, g) in &self.by_row[bounds[0]..bounds[1]] {
-                self.by_filter[starts[f + 1]] = (row, g);
-                starts[f + 1] += 1;
-            }
-        }
     }
 
     /// The patch gradients of the block, `out = grad · kernelᵀ`, from the values listed by
@@ -189,6 +175,18 @@ fn add_weighted_rows(
                 }
             }
         }
+    }
+}
+
+/// `sums += g · values`, element by element.
+#[inline(always)]
+fn add_weighted(sums: &mut [f32], g: f32, values: &[f32]) {
+    match (
+        <&mut [f32; CHUNK]>::try_from(&mut *sums),
+        <&[f32; CHUNK]>::try_from(values),
+    ) {
+        (Ok(sums), Ok(values)) => sums.iter_mut().zip(values).for_each(|(s, &x)| *s += g * x),
+        _ => sums.iter_mut().zip(values).for_each(|(s, &x)| *s += g * x),
     }
 }
 
