@@ -44,6 +44,9 @@ case "$profile" in
 esac
 
 work=$root/target/build-cost
+# Incremental builds (on by default in dev) would reuse the last build of an unchanged file
+# and time nothing; each timed build compiles the crate in full.
+export CARGO_INCREMENTAL=0
 mkdir -p "$work"
 
 # One crate: the seed CNN and LSTM, plus `extra` CNNs whose filter counts differ from the
