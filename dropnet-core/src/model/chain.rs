@@ -245,6 +245,12 @@ impl<'m, 'l> Chain<'m, 'l> {
     ///
     /// After a non-finite loss the other parts still run forward, so that the dropout
     /// streams advance as far as for the whole batch at once; nothing more runs back.
+    ///
+    /// Each stochastic layer draws a part's noise right after the previous part's, from the
+    /// same stream. For every layer but one that gives the whole batch's masks; an LSTM
+    /// with both input and recurrent dropout draws its two masks per forward, so in parts
+    /// its masks interleave and differ from the whole batch's (still the same from run to
+    /// run).
     pub(crate) fn accumulate(
         &mut self,
         set: &Set<'_>,
@@ -262,7 +268,11 @@ impl<'m, 'l> Chain<'m, 'l> {
             self.load(set, Rows::Picked(picked), true);
             self.forward_for_loss(picked.len(), Mode::Train);
             let share = self.score_part(loss, picked.len(), rows)?;
-            score.loss += share.loss * picked.len() as f64 / rows as f64;
+            // A batch in one part reports its loss as it is (`x · n / n` can round off).
+            score.loss = match picked.len() == rows {
+                true => share.loss,
+                false => score.loss + share.loss * picked.len() as f64 / rows as f64,
+            };
             score.correct += share.correct;
             finite &= share.loss.is_finite();
             if finite {
@@ -371,7 +381,8 @@ const PART_VALUES: usize = 1 << 22;
 /// possible, each within [`PART_VALUES`].
 ///
 /// In training each part goes forward and back in turn and their gradients add up before
-/// the one update: the gradient of the whole batch, up to the order of its sums. Evaluation
+/// the one update: the gradient of the whole batch, up to the order of its sums (and LSTM
+/// masks, see [`Chain::accumulate`]). Evaluation
 /// and prediction go forward part by part. A batch run whole works on activations too large
 /// to stay in the caches, and each layer's pass then waits on memory: on the seed CNN,
 /// cutting training batches of 128 into parts of 43 took 22% off the processor time of

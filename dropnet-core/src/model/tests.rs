@@ -490,19 +490,16 @@ fn chain_gradients<A: Activation>(net: &mut Net<A>, loss: &dyn Loss, set: &Set<'
 
 /// The gradients and score of one training step on all of `set`, run in parts of `part`
 /// samples as the trainer runs a large batch.
-fn gradients_in_parts<A: Activation>(
-    net: &mut Net<A>,
+fn gradients_in_parts<N: Network>(
+    net: &mut N,
     loss: &dyn Loss,
     set: &Set<'_>,
     part: usize,
 ) -> (Vec<f32>, BatchScore) {
     let n = set.x.nrows();
+    let ends = Ends::of::<N>();
     let (mut layers, runtime) = net.parts_mut();
     let (buffers, _, _) = runtime.split();
-    let ends = Ends {
-        input: 2,
-        output: 3,
-    };
     let mut chain = Chain::new(&mut layers, buffers, n, Some(loss), ends).unwrap();
     chain.zero_grads();
     let picked: Vec<usize> = (0..n).collect();
@@ -549,6 +546,31 @@ fn a_batch_in_parts_has_the_gradient_of_the_whole_batch() {
             assert_eq!(parts_score.correct, score.correct);
         }
     }
+}
+
+/// With dropout, the parts draw the masks the whole batch draws: the gradients agree.
+#[test]
+fn a_batch_in_parts_draws_the_whole_batchs_dropout_masks() {
+    let (x, labels) = bars(10, 6);
+    let set = Set {
+        x: x.matrix(),
+        y: TargetsRef::Classes(labels.as_slice()),
+    };
+    let loss = SparseCategoricalCrossentropy;
+    let (whole, _) = gradients_in_parts(&mut TinyCnn::new(2, Some(0.5)), &loss, &set, 10);
+    let (parts, _) = gradients_in_parts(&mut TinyCnn::new(2, Some(0.5)), &loss, &set, 3);
+    for (k, (&a, &b)) in parts.iter().zip(&whole).enumerate() {
+        assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{k}: {a} vs {b}");
+    }
+    // Another draw of the masks would not agree: the check can tell.
+    let (other, _) = gradients_in_parts(&mut TinyCnn::new(2, Some(0.5)), &loss, &set, 10);
+    let mut moved = TinyCnn::new(2, Some(0.5));
+    for (_, stream) in moved.parts_mut().0[2].training_streams_mut() {
+        stream.set_word_pos(1000);
+    }
+    let (changed, _) = gradients_in_parts(&mut moved, &loss, &set, 10);
+    assert_eq!(other, whole);
+    assert_ne!(changed, whole);
 }
 
 /// Central differences of the evaluated loss against the chain's gradients, one weight at a
