@@ -223,8 +223,8 @@ const SUM_ROWS: usize = 64;
 /// The running sums stay in local arrays, which the compiler keeps in registers: adding
 /// into memory row after row made each row wait for the previous row's store. Rows of 16,
 /// 32 or 64 units are taken whole. Other rows may be wider than the registers, so they go
-/// by tiles, and within a tile by groups of [`SUM_LANES`] columns. Each column still adds its rows in row order, so the sums are
-/// the same bits as a plain loop over the rows.
+/// by tiles, and within a tile by groups of [`SUM_LANES`] columns. Each column still adds
+/// its rows in row order, so the sums are the same bits as a plain loop over the rows.
 ///
 /// # Shapes
 /// `output`, `grad`: `[rows, units]` row-major; `sums`: `[units]`.

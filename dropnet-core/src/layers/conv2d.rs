@@ -7,7 +7,7 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::matmul::matmul;
-use super::sparse::Nonzeros;
+use super::sparse::{self, Nonzeros};
 use super::vector::vectorized;
 use super::{check_width, grad_matrix, param_matrix, prefix, row_major, with_reshaped};
 use crate::activation::{Activation, ActivationKind};
@@ -616,8 +616,9 @@ impl Engine {
         let blocks = scratches(&mut self.blocks, batch.div_ceil(size));
         let kernel = param_matrix(&self.kernel.value, patch_len, filters);
         let kernel = kernel.as_slice().expect("param_matrix is contiguous");
+        // Only the sparse patch gradients read the transposed kernel.
         let kernel_t = prefix(&mut self.kernel_t, patch_len * filters);
-        if grad_input.is_some() {
+        if grad_input.is_some() && sparse::applies(patch_len) {
             for (j, taps) in kernel.chunks_exact(filters).enumerate() {
                 for (f, &w) in taps.iter().enumerate() {
                     kernel_t[f * patch_len + j] = w;

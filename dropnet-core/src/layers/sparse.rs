@@ -11,8 +11,8 @@
 //! nonzero value, in chunks of [`CHUNK`] columns, so the work falls with the density. The
 //! sums are plain multiply-then-add in a fixed order (positions ascending, or filters
 //! ascending), whatever the instruction set, so results are the same bits on every
-//! processor and thread count. They differ from
-//! the dense product's in the last bits only, as any other order of the same sums would.
+//! processor and thread count. They differ from the dense product's in the last bits only,
+//! as any other order of the same sums would.
 
 /// Columns summed at once: four AVX-512 or eight AVX2 registers.
 const CHUNK: usize = 64;
@@ -22,8 +22,17 @@ const CHUNK: usize = 64;
 /// quarter of the work they already gain, and near a half they would lose.
 const SPARSE_ONE_IN: usize = 4;
 
-/// The nonzero values of one block's gradient, `[rows, filters]`, listed row by row and
-/// filter by filter. The lists are scratch kept from batch to batch: they are sized for
+/// True when patches of `patch_len` values may take the sparse products at all.
+///
+/// Shorter patches than a [`CHUNK`] stay with the dense products: their rows fill a
+/// fraction of a chunk's registers, and a first layer over 3×3 grey pixels (9 values)
+/// measured twice as slow on the sparse path as on the dense one.
+pub(super) fn applies(patch_len: usize) -> bool {
+    patch_len >= CHUNK
+}
+
+/// The nonzero values of one block's gradient, `[rows, filters]`, listed row by row, and
+/// the kernel gradient's running sums. Both are scratch kept from batch to batch, sized for
 /// the most a sparse gradient of the block can hold, so later batches allocate nothing.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Nonzeros {
@@ -37,17 +46,13 @@ pub(super) struct Nonzeros {
 
 impl Nonzeros {
     /// Lists the nonzero values of `grad` (`[rows, filters]`, row-major) and returns true
-    /// when at most one in [`SPARSE_ONE_IN`] is nonzero and patches hold at least
-    /// [`CHUNK`] values; otherwise lists nothing and returns false. NaN counts as nonzero,
-    /// so it still propagates.
-    ///
-    /// Shorter patches stay with the dense products: their rows fill a fraction of a
-    /// chunk's registers, and a first layer over 3×3 grey pixels (9 values) measured twice
-    /// as slow on the sparse path as on the dense one.
+    /// when at most one in [`SPARSE_ONE_IN`] is nonzero and [`applies`] to `patch_len`;
+    /// otherwise lists nothing and returns false. NaN counts as nonzero, so it still
+    /// propagates.
     #[inline(always)]
     pub(super) fn collect(&mut self, grad: &[f32], filters: usize, patch_len: usize) -> bool {
         self.row_starts.clear();
-        if patch_len < CHUNK {
+        if !applies(patch_len) {
             return false;
         }
         // Counted and listed without branches on the values: which values are zero follows

@@ -382,11 +382,10 @@ const PART_VALUES: usize = 1 << 22;
 ///
 /// In training each part goes forward and back in turn and their gradients add up before
 /// the one update: the gradient of the whole batch, up to the order of its sums (and LSTM
-/// masks, see [`Chain::accumulate`]). Evaluation
-/// and prediction go forward part by part. A batch run whole works on activations too large
-/// to stay in the caches, and each layer's pass then waits on memory: on the seed CNN,
-/// cutting training batches of 128 into parts of 43 took 22% off the processor time of
-/// training and 15% off its epoch time.
+/// masks, see [`Chain::accumulate`]). Evaluation and prediction go forward part by part. A
+/// batch run whole works on activations too large to stay in the caches, and each layer's
+/// pass then waits on memory: on the seed CNN, cutting training batches of 128 into parts of
+/// 43 took 22% off the processor time of training and 15% off its epoch time.
 pub(crate) fn part_size(rows: usize, values: usize) -> usize {
     let most = (PART_VALUES / values.max(1)).max(1);
     let parts = rows.div_ceil(most).max(1);
