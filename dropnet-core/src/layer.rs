@@ -129,6 +129,29 @@ pub trait Layer: Send {
     /// layer that draws nothing.
     fn reseed_monte_carlo(&mut self, _seed: u64) {}
 
+    /// A copy of the layer (weights, streams, everything) that trains on parts of a batch
+    /// on another thread, while this layer and other copies take the other parts.
+    ///
+    /// The training loop runs a batch's parts on copies only when every layer of the model
+    /// gives one and tells its [`Layer::words_per_sample`]; it copies the weights in before
+    /// each batch and adds the parts' gradients, in part order, onto this layer's. The
+    /// default, `None`, keeps a model's batches on its own layers, one part after another.
+    fn replicate(&self) -> Option<Box<dyn Layer>> {
+        None
+    }
+
+    /// How many 32-bit words a [`Mode::Train`] forward draws from each of the layer's
+    /// [`Layer::training_streams`] per sample, when that is a fixed number: `Some(0)` for a
+    /// layer that draws nothing.
+    ///
+    /// A copy training part of a batch (see [`Layer::replicate`]) starts its streams that
+    /// many words per earlier sample of the batch ahead, so it draws what the whole batch
+    /// would have drawn for its samples. The default is `Some(0)` for layers that are not
+    /// stochastic and `None` (unknown) for those that are.
+    fn words_per_sample(&self) -> Option<u64> {
+        (!self.is_stochastic()).then_some(0)
+    }
+
     /// The random streams that [`Mode::Train`] passes draw from, each with its purpose
     /// (`"dropout"`), in a fixed order. Checkpoints store where each stream stands, so a
     /// resumed run draws the masks an uninterrupted one would have drawn.

@@ -550,6 +550,19 @@ struct Engine {
 }
 
 impl Engine {
+    /// A copy of the layer's settings and parameters without its scratch, which a copy
+    /// sizes for its own batches.
+    fn without_scratch(&self) -> Self {
+        Self {
+            name: self.name,
+            conv: self.conv,
+            kernel: self.kernel.clone(),
+            bias: self.bias.clone(),
+            blocks: Vec::new(),
+            kernel_t: Vec::new(),
+        }
+    }
+
     /// A convolution named `name` over `[height, width, channels]` inputs, with a Glorot
     /// uniform kernel drawn from the stream `(seed, name, "init")` and a zero bias.
     fn new(name: &'static str, seed: u64, conv: Conv) -> Self {
@@ -795,6 +808,12 @@ impl<
 
     fn kind(&self) -> &'static str {
         "Conv2D"
+    }
+
+    fn replicate(&self) -> Option<Box<dyn Layer>> {
+        let engine = self.engine.without_scratch();
+        let activation = PhantomData;
+        Some(Box::new(Self { engine, activation }))
     }
 
     fn input_dims(&self) -> &'static [usize] {

@@ -134,6 +134,10 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layer for Dense<IN, OUT, 
         "Dense"
     }
 
+    fn replicate(&self) -> Option<Box<dyn Layer>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn input_dims(&self) -> &'static [usize] {
         Self::INPUT_DIMS
     }

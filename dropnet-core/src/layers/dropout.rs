@@ -297,6 +297,33 @@ impl<Sh: Shape> Layer for Dropout<Sh> {
         "Dropout"
     }
 
+    /// A frozen mask belongs to the whole batch, so a frozen layer gives no copy.
+    fn replicate(&self) -> Option<Box<dyn Layer>> {
+        if self.frozen {
+            return None;
+        }
+        // The masks and draws belong to this layer's last batch; a copy sizes its own.
+        Some(Box::new(Self {
+            train_rng: self.train_rng.clone(),
+            mc_rng: self.mc_rng.clone(),
+            mask: Vec::new(),
+            draws: Vec::new(),
+            mc_mask: Vec::new(),
+            cell_of: self.cell_of.clone(),
+            cached_batch: None,
+            ..*self
+        }))
+    }
+
+    /// One word per cell of a sample (a value, or a channel under a noise shape), unless
+    /// the mask is frozen: then nothing is drawn.
+    fn words_per_sample(&self) -> Option<u64> {
+        match self.frozen || !self.is_stochastic() {
+            true => Some(0),
+            false => Some(self.cells as u64),
+        }
+    }
+
     fn input_dims(&self) -> &'static [usize] {
         Sh::DIMS
     }

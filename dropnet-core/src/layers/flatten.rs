@@ -52,6 +52,10 @@ impl<Sh: Shape> Layer for Flatten<Sh> {
         "Flatten"
     }
 
+    fn replicate(&self) -> Option<Box<dyn Layer>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn input_dims(&self) -> &'static [usize] {
         Self::INPUT_DIMS
     }

@@ -454,6 +454,17 @@ impl<const H: usize, const W: usize, const C: usize, const P: usize, const S: us
         "MaxPooling2D"
     }
 
+    /// A copy keeps no winners: they belong to this layer's last batch.
+    fn replicate(&self) -> Option<Box<dyn Layer>> {
+        let engine = Engine {
+            name: self.engine.name,
+            pool: self.engine.pool,
+            argmax: Vec::new(),
+            cached_batch: None,
+        };
+        Some(Box::new(Self { engine }))
+    }
+
     fn input_dims(&self) -> &'static [usize] {
         Self::INPUT_DIMS
     }
