@@ -3,6 +3,7 @@
 
 use super::chain::{Chain, Ends, Set};
 use super::check::{check_batch_size, check_set};
+use super::replicas::Replicas;
 use super::trainer::Trainer;
 use crate::callback::{Callback, Stop, Verbosity};
 use crate::error::{Error, Result};
@@ -265,6 +266,8 @@ impl Job<'_> {
 
         let largest = train.x.nrows().max(validation.map_or(0, |v| v.x.nrows()));
         let rows = settings.batch_size.min(largest);
+        let threads = rayon::current_num_threads();
+        let replicas = Replicas::new(layers, ends, threads);
         let chain = Chain::new(layers, parts.buffers, rows, Some(loss), ends)?;
 
         let mut printer = settings.verbosity.callback();
@@ -278,6 +281,7 @@ impl Job<'_> {
 
         let mut trainer = Trainer {
             chain,
+            replicas,
             loss,
             optimizer,
             shuffle: parts.shuffle,

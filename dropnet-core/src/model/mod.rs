@@ -41,6 +41,7 @@ mod infer;
 mod monte_carlo;
 #[cfg(test)]
 mod nonfinite_tests;
+mod replicas;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use ndarray::Array2;
 
 use super::chain::{BatchScore, Chain, Ends, Rows, Set};
+use super::replicas::Replicas;
 use super::testing::{bars, clusters, MnistCnn, Net, TinyCnn};
 use super::Model;
 use crate::activation::{Activation, Linear, Sigmoid, Softmax};
@@ -12,7 +13,7 @@ use crate::layer::{Layer, Mode};
 use crate::loss::{CategoricalCrossentropy, Loss, MeanSquaredError, SparseCategoricalCrossentropy};
 use crate::network::Network;
 use crate::optim::{Adam, Sgd};
-use crate::shape::{Labels, Samples, Shape, TargetsRef, Vector};
+use crate::shape::{Image, Labels, Samples, Shape, TargetsRef, Vector};
 
 fn compiled(seed: u64) -> Net {
     let mut net = Net::new(seed);
@@ -481,11 +482,23 @@ fn chain_gradients<A: Activation>(net: &mut Net<A>, loss: &dyn Loss, set: &Set<'
     chain.forward_for_loss(n, Mode::Train);
     chain.score(loss, n, true).unwrap();
     chain.backward(n);
-    layers
-        .iter()
-        .flat_map(|l| l.params())
+    param_grads(&layers)
+}
+
+/// Every parameter gradient of `layers`, flat, layer after layer.
+fn param_grads(layers: &[&mut dyn Layer]) -> Vec<f32> {
+    let params = layers.iter().flat_map(|l| l.params());
+    params
         .flat_map(|p| p.grad.iter().copied().collect::<Vec<_>>())
         .collect()
+}
+
+/// The set of the images `x` with the class labels `labels`.
+fn labelled<'a>(x: &'a Samples<Image<6, 6, 1>>, labels: &'a Labels) -> Set<'a> {
+    Set {
+        x: x.matrix(),
+        y: TargetsRef::Classes(labels.as_slice()),
+    }
 }
 
 /// The gradients and score of one training step on all of `set`, run in parts of `part`
@@ -505,11 +518,7 @@ fn gradients_in_parts<N: Network>(
     let picked: Vec<usize> = (0..n).collect();
     let (score, finite) = chain.accumulate(set, &picked, loss, part).unwrap();
     assert!(finite);
-    let grads = layers
-        .iter()
-        .flat_map(|l| l.params())
-        .flat_map(|p| p.grad.iter().copied().collect::<Vec<_>>())
-        .collect();
+    let grads = param_grads(&layers);
     (grads, score)
 }
 
@@ -552,10 +561,7 @@ fn a_batch_in_parts_has_the_gradient_of_the_whole_batch() {
 #[test]
 fn a_batch_in_parts_draws_the_whole_batchs_dropout_masks() {
     let (x, labels) = bars(10, 6);
-    let set = Set {
-        x: x.matrix(),
-        y: TargetsRef::Classes(labels.as_slice()),
-    };
+    let set = labelled(&x, &labels);
     let loss = SparseCategoricalCrossentropy;
     let (whole, _) = gradients_in_parts(&mut TinyCnn::new(2, Some(0.5)), &loss, &set, 10);
     let (parts, _) = gradients_in_parts(&mut TinyCnn::new(2, Some(0.5)), &loss, &set, 3);
@@ -571,6 +577,128 @@ fn a_batch_in_parts_draws_the_whole_batchs_dropout_masks() {
     let (changed, _) = gradients_in_parts(&mut moved, &loss, &set, 10);
     assert_eq!(other, whole);
     assert_ne!(changed, whole);
+}
+
+/// The gradients and score of one training step on all of `set` in parts of `part` samples
+/// trained side by side on `copies` copies of the model, and where the model's random
+/// streams stand afterwards.
+fn gradients_on_copies<N: Network>(
+    net: &mut N,
+    loss: &dyn Loss,
+    set: &Set<'_>,
+    part: usize,
+    copies: usize,
+) -> (Vec<f32>, BatchScore, Vec<u128>) {
+    let n = set.x.nrows();
+    let ends = Ends::of::<N>();
+    let (mut layers, runtime) = net.parts_mut();
+    let mut replicas = Replicas::new(&layers, ends, copies).expect("every layer gives a copy");
+    let (buffers, _, _) = runtime.split();
+    let mut chain = Chain::new(&mut layers, buffers, n, Some(loss), ends).unwrap();
+    chain.zero_grads();
+    let picked: Vec<usize> = (0..n).collect();
+    let (score, finite) = replicas
+        .accumulate(&mut chain, set, &picked, loss, part)
+        .unwrap();
+    assert!(finite);
+    let grads = param_grads(&layers);
+    let streams = layers
+        .iter()
+        .flat_map(|l| l.training_streams())
+        .map(|(_, rng)| rng.get_word_pos())
+        .collect();
+    (grads, score, streams)
+}
+
+/// Where the model's random streams stand, layer after layer.
+fn stream_positions<N: Network>(net: &mut N) -> Vec<u128> {
+    let (layers, _) = net.parts_mut();
+    let streams = layers.iter().flat_map(|l| l.training_streams());
+    streams.map(|(_, rng)| rng.get_word_pos()).collect()
+}
+
+/// Parts trained side by side on copies of the model draw the whole batch's dropout masks
+/// and add up to its gradient and score; the model's streams end where the whole batch
+/// leaves them.
+#[test]
+fn parts_on_copies_have_the_gradient_of_the_whole_batch() {
+    let (x, labels) = bars(10, 6);
+    let set = labelled(&x, &labels);
+    let loss = SparseCategoricalCrossentropy;
+    let mut whole_net = TinyCnn::new(2, Some(0.5));
+    let (whole, score) = gradients_in_parts(&mut whole_net, &loss, &set, 10);
+    let after_whole = stream_positions(&mut whole_net);
+    assert!(
+        after_whole.iter().all(|&at| at > 0),
+        "the dropout drew words"
+    );
+
+    let mut net = TinyCnn::new(2, Some(0.5));
+    let (grads, parts_score, after) = gradients_on_copies(&mut net, &loss, &set, 3, 2);
+    for (k, (&a, &b)) in grads.iter().zip(&whole).enumerate() {
+        assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{k}: {a} vs {b}");
+    }
+    assert!((parts_score.loss - score.loss).abs() < 1e-6 * score.loss.max(1.0));
+    assert_eq!(parts_score.correct, score.correct);
+    assert_eq!(after, after_whole);
+}
+
+/// The copies take the model's weights as they are when the batch begins, not as they
+/// were when the copies were made.
+#[test]
+fn copies_train_on_the_weights_of_the_batch() {
+    let (x, labels) = bars(8, 6);
+    let set = labelled(&x, &labels);
+    let loss = SparseCategoricalCrossentropy;
+    let nudge = |net: &mut TinyCnn| {
+        let mut layers = net.parts_mut().0;
+        let dense = layers.last_mut().expect("the model has layers");
+        dense.params_mut()[0].value.mapv_inplace(|w| w * 0.5 + 0.1);
+    };
+    let mut net = TinyCnn::new(3, None);
+    let (mut layers, runtime) = net.parts_mut();
+    let ends = Ends::of::<TinyCnn>();
+    let mut replicas = Replicas::new(&layers, ends, 2).expect("every layer gives a copy");
+    layers.last_mut().unwrap().params_mut()[0]
+        .value
+        .mapv_inplace(|w| w * 0.5 + 0.1);
+    let (buffers, _, _) = runtime.split();
+    let mut chain = Chain::new(&mut layers, buffers, 8, Some(&loss), ends).unwrap();
+    chain.zero_grads();
+    let picked: Vec<usize> = (0..8).collect();
+    replicas
+        .accumulate(&mut chain, &set, &picked, &loss, 3)
+        .unwrap();
+    let grads = param_grads(&layers);
+
+    let mut nudged = TinyCnn::new(3, None);
+    nudge(&mut nudged);
+    let (whole, _) = gradients_in_parts(&mut nudged, &loss, &set, 8);
+    let (stale, _) = gradients_in_parts(&mut TinyCnn::new(3, None), &loss, &set, 8);
+    assert_ne!(stale, whole, "the nudge changes the gradient");
+    for (k, (&a, &b)) in grads.iter().zip(&whole).enumerate() {
+        assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{k}: {a} vs {b}");
+    }
+}
+
+/// The number of copies changes only how many parts train at once, never a bit of the
+/// result.
+#[test]
+fn parts_on_any_number_of_copies_give_the_same_bits() {
+    let (x, labels) = bars(11, 6);
+    let set = labelled(&x, &labels);
+    let loss = SparseCategoricalCrossentropy;
+    let one = gradients_on_copies(&mut TinyCnn::new(4, Some(0.3)), &loss, &set, 2, 1);
+    for copies in [2, 3, 8] {
+        let many = gradients_on_copies(&mut TinyCnn::new(4, Some(0.3)), &loss, &set, 2, copies);
+        assert_eq!(many.0, one.0, "{copies} copies");
+        assert_eq!(
+            many.1.loss.to_bits(),
+            one.1.loss.to_bits(),
+            "{copies} copies"
+        );
+        assert_eq!(many.2, one.2, "{copies} copies");
+    }
 }
 
 /// Central differences of the evaluated loss against the chain's gradients, one weight at a

@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use rand::Rng as _;
 
-use super::chain::{on_pool, part_size, BatchScore, Chain, Set, Totals};
+use super::chain::{on_pool, part_size, part_size_within, BatchScore, Chain, Set, Totals};
 use super::fit::Settings;
 use super::infer::evaluate_set;
+use super::replicas::{self, Replicas};
 use crate::callback::{BatchEnd, Callback, EpochEnd, FitContext, Stop, TrainBegin};
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, History};
@@ -18,6 +19,9 @@ use crate::rng::Rng;
 /// The state of one `fit` call.
 pub(super) struct Trainer<'m, 'l, 'c> {
     pub(super) chain: Chain<'m, 'l>,
+    /// Copies of the model that train the parts of a batch side by side, when every layer
+    /// gives one.
+    pub(super) replicas: Option<Replicas>,
     pub(super) loss: &'m dyn Loss,
     pub(super) optimizer: &'m mut dyn Optimizer,
     /// The model's shuffling stream, kept between calls.
@@ -163,11 +167,22 @@ impl Trainer<'_, '_, '_> {
         batch: usize,
     ) -> Result<Step> {
         let (chain, loss, optimizer) = (&mut self.chain, self.loss, &mut *self.optimizer);
+        let replicas = &mut self.replicas;
         let (rows, values) = (picked.len(), chain.sample_values());
         on_pool(|| {
-            let part = part_size(rows, values);
             chain.zero_grads();
-            let (score, finite) = chain.accumulate(train, picked, loss, part)?;
+            // A batch too large for one part trains its parts side by side on the copies of
+            // the model, in parts of their own size; whether it does depends on the batch
+            // size alone, never on the threads.
+            let whole = part_size(rows, values);
+            let (score, finite) = match replicas {
+                Some(replicas) if whole < rows => {
+                    let (budget, multiple) = (replicas::PART_VALUES, replicas::PART_MULTIPLE);
+                    let part = part_size_within(rows, values, budget, multiple);
+                    replicas.accumulate(chain, train, picked, loss, part)?
+                }
+                _ => chain.accumulate(train, picked, loss, whole)?,
+            };
             let skip = |error| {
                 Ok(Step {
                     score,
