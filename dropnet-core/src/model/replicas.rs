@@ -18,6 +18,9 @@
 //! whole batch would have drawn its part's noise; each part's gradient is kept apart and
 //! the parts are added in order. One thread runs the same parts one after another.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
 use rayon::prelude::*;
 
 use super::chain::{BatchScore, Chain, Ends, Rows, Set};
@@ -53,7 +56,7 @@ struct PartResult {
 /// Copies of a model, one per thread, and the scratch of the parts they train.
 pub(crate) struct Replicas {
     replicas: Vec<Replica>,
-    results: Vec<PartResult>,
+    results: Vec<Mutex<PartResult>>,
     /// Words each layer draws per sample from each of its training streams.
     words: Vec<u64>,
     /// Where each training stream of the model stood when the batch began, layer after
@@ -104,8 +107,8 @@ impl Replicas {
         })
     }
 
-    /// [`Chain::accumulate`] with the parts on the copies, as many at a time as there are
-    /// copies: the batch's score, whether every part's loss was finite, and (when it was)
+    /// [`Chain::accumulate`] with the parts on the copies, each copy taking the next part
+    /// left until none is: the batch's score, whether every part's loss was finite, and (when it was)
     /// the batch's gradient added onto the parameter gradients of `main`'s layers. `main`'s
     /// random streams end where the whole batch would have left them.
     pub(crate) fn accumulate(
@@ -120,7 +123,7 @@ impl Replicas {
         let parts = rows.div_ceil(part);
         self.begin(main);
         if self.results.len() < parts {
-            self.results.resize_with(parts, PartResult::default);
+            self.results.resize_with(parts, Mutex::default);
         }
 
         let batch = Batch {
@@ -133,23 +136,29 @@ impl Replicas {
             starts: &self.starts,
             streams: &self.streams,
         };
-        let count = self.replicas.len();
-        for wave in (0..parts).step_by(count) {
-            let n = count.min(parts - wave);
-            let jobs = self.replicas[..n]
-                .par_iter_mut()
-                .zip(self.results[wave..wave + n].par_iter_mut())
-                .enumerate();
-            jobs.map(|(i, (replica, result))| replica.train(&batch, wave + i, result))
-                .collect::<Result<Vec<()>>>()?;
-        }
+        // Each copy takes the next part not yet taken until none is left, so a copy slowed
+        // down by something else on the machine takes fewer parts rather than holding the
+        // others up. Which copy trains a part changes nothing in its result.
+        let (next, results) = (AtomicUsize::new(0), &self.results[..parts]);
+        self.replicas
+            .par_iter_mut()
+            .map(|replica| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(result) = results.get(k) else {
+                    return Ok(());
+                };
+                let mut result = result.lock().unwrap_or_else(PoisonError::into_inner);
+                replica.train(&batch, k, &mut result)?;
+            })
+            .collect::<Result<Vec<()>>>()?;
 
         let mut score = BatchScore {
             loss: 0.0,
             correct: 0,
         };
         let mut finite = true;
-        for (k, result) in self.results[..parts].iter().enumerate() {
+        for (k, result) in self.results[..parts].iter_mut().enumerate() {
+            let result = unlocked(result);
             let len = part.min(rows - k * part);
             let share = result.score.expect("every part was trained");
             // A batch in one part reports its loss as it is (`x · n / n` can round off).
@@ -161,7 +170,7 @@ impl Replicas {
             finite &= result.finite;
         }
         if finite {
-            add_grads(main, &self.results[..parts]);
+            add_grads(main, &mut self.results[..parts]);
         }
         self.end(main, rows);
         Ok((score, finite))
@@ -242,16 +251,23 @@ impl Replica {
 }
 
 /// Adds the parts' gradients onto the parameter gradients of `main`, part after part.
-fn add_grads(main: &mut Chain<'_, '_>, results: &[PartResult]) {
+fn add_grads(main: &mut Chain<'_, '_>, results: &mut [Mutex<PartResult>]) {
     let mut offset = 0;
     for layer in main.layers.iter_mut() {
         for param in layer.params_mut() {
             let len = param.grad.len();
-            for result in results {
-                let share = &result.grads[offset..offset + len];
+            for result in results.iter_mut() {
+                let share = &unlocked(result).grads[offset..offset + len];
                 param.grad.iter_mut().zip(share).for_each(|(g, &s)| *g += s);
             }
             offset += len;
         }
     }
+}
+
+/// A part's result once no thread holds it. A part that panicked would have ended the
+/// batch before its result is read, so a poisoned lock holds nothing worse than a stale
+/// result, which the batch never reads.
+fn unlocked(result: &mut Mutex<PartResult>) -> &PartResult {
+    result.get_mut().unwrap_or_else(PoisonError::into_inner)
 }
