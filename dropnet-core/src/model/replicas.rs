@@ -243,7 +243,11 @@ impl Replica {
         result.grads.clear();
         for layer in chain.layers.iter() {
             for param in layer.params() {
-                result.grads.extend(param.grad.iter());
+                // Gradients are contiguous: copied whole rather than value by value.
+                match param.grad.as_slice() {
+                    Some(grad) => result.grads.extend_from_slice(grad),
+                    None => result.grads.extend(param.grad.iter()),
+                }
             }
         }
         Ok(())
@@ -258,7 +262,10 @@ fn add_grads(main: &mut Chain<'_, '_>, results: &mut [Mutex<PartResult>]) {
             let len = param.grad.len();
             for result in results.iter_mut() {
                 let share = &unlocked(result).grads[offset..offset + len];
-                param.grad.iter_mut().zip(share).for_each(|(g, &s)| *g += s);
+                match param.grad.as_slice_mut() {
+                    Some(grad) => grad.iter_mut().zip(share).for_each(|(g, &s)| *g += s),
+                    None => param.grad.iter_mut().zip(share).for_each(|(g, &s)| *g += s),
+                }
             }
             offset += len;
         }
