@@ -108,9 +108,9 @@ impl Replicas {
     }
 
     /// [`Chain::accumulate`] with the parts on the copies, each copy taking the next part
-    /// left until none is: the batch's score, whether every part's loss was finite, and (when it was)
-    /// the batch's gradient added onto the parameter gradients of `main`'s layers. `main`'s
-    /// random streams end where the whole batch would have left them.
+    /// left until none is: the batch's score, whether every part's loss was finite, and
+    /// (when it was) the batch's gradient added onto the parameter gradients of `main`'s
+    /// layers. `main`'s random streams end where the whole batch would have left them.
     pub(crate) fn accumulate(
         &mut self,
         main: &mut Chain<'_, '_>,
