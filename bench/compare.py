@@ -156,6 +156,12 @@ def main():
             if ratios:
                 print(f"    dropnet / {other}: {median(ratios):.2f} ({spread(ratios)})")
                 results[f"{model}{batch}_vs_{other}"] = median(ratios)
+    # Some systems' epoch times fall into groups from one round to the next (Keras's CNN on
+    # some machines); the rounds themselves show which group each ratio was taken against.
+    print("\nseconds per epoch, round by round")
+    for (model, batch), per in sorted(times.items()):
+        cells = [f"{s} " + " ".join(f"{x:.3f}" for x in v) for s, v in per.items()]
+        print(f"{model} batch {batch}: " + "; ".join(cells))
     print("\npeak resident memory of the CNN run, MB (max over rounds); achieved GFLOP/s (median)")
     for (system, batch), values in sorted(peaks.items()):
         rate = median(gflops.get((system, batch), []))

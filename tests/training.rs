@@ -29,6 +29,17 @@ dropnet::model! {
         dense(10) softmax;
     }
 
+    /// `Small` with spatial dropout, a layer that gives no copy of itself: its batches train
+    /// on the model's own layers, each layer spreading its work over the threads.
+    SmallSpatial(28, 28, 1) {
+        conv2d(8, 3) relu;
+        maxpool(2);
+        spatial_dropout2d(0.25);
+        conv2d(8, 3, strides = 2) relu;
+        flatten;
+        dense(10) softmax;
+    }
+
     /// `Small` without its dropout layer.
     SmallPlain(28, 28, 1) {
         conv2d(8, 3) relu;
@@ -129,14 +140,18 @@ fn zero_dropout_changes_nothing() {
     assert_eq!(weights_zero, weights_plain);
 }
 
-/// A fingerprint of two two-epoch runs: every loss and accuracy and every weight, as bits.
-/// The second run's batches of 256 are too large for one part, so they train in parts side
-/// by side on copies of the model.
+/// A fingerprint of three two-epoch runs: every loss and accuracy and every weight, as bits.
+/// `Small`'s batches train in parts side by side on copies of the model, `SmallSpatial`'s on
+/// its own layers.
 fn fingerprint() -> String {
     let data = data();
+    let runs = [
+        train_in_batches(Small::new(11), &data, 32),
+        train_in_batches(Small::new(11), &data, 256),
+        train_in_batches(SmallSpatial::new(11), &data, 32),
+    ];
     let mut bits: Vec<u64> = Vec::new();
-    for batch_size in [32, 256] {
-        let (history, weights) = train_in_batches(Small::new(11), &data, batch_size);
+    for (history, weights) in runs {
         bits.extend(weights.iter().map(|&w| u64::from(w)));
         for record in history.records() {
             bits.extend(record.metrics().map(|(_, v)| v.to_bits()));

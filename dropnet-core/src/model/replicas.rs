@@ -6,7 +6,8 @@
 //! second keeps a part's activations in its core's cache from the first layer to the last,
 //! and the threads meet once a batch rather than once a layer: on the seed CNN at batch
 //! 128, two threads on eight parts of 16 took about 20% off the epoch time of three parts
-//! of 43 split layer by layer.
+//! of 43 split layer by layer, and at batch 32 four parts of 8 took about 5% off the whole
+//! batch split layer by layer.
 //!
 //! Only layers that give a copy ([`Layer::replicate`]: dense, convolution, max-pooling,
 //! flatten and plain dropout) and draw a known number of words per sample
@@ -23,20 +24,34 @@ use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use super::chain::{BatchScore, Chain, Ends, Rows, Set};
+use super::chain::{part_size_within, BatchScore, Chain, Ends, Rows, Set};
 use crate::error::Result;
 use crate::layer::{Layer, Mode};
 use crate::loss::Loss;
 use crate::runtime::Buffers;
 
 /// Buffer values (`f32`) a part may take when parts train side by side: 8 MiB. On the seed
-/// CNN at batch 128 this gives 8 parts of 16 samples; parts of 11 and of 32 measured
-/// 5–10% slower, and parts of 5 half as fast again (each layer still splits its part into
-/// blocks, whose hand-overs then cost more than they share).
-pub(crate) const PART_VALUES: usize = 1 << 21;
+/// CNN at batch 128 this gives 8 parts of 16 samples; parts of 32 measured about 8% slower,
+/// parts of 8 and of 11 within the noise of 16.
+const PART_VALUES: usize = 1 << 21;
 
 /// Parts come in multiples of this many, so that two or four threads share a batch evenly.
-pub(crate) const PART_MULTIPLE: usize = 4;
+const PART_MULTIPLE: usize = 4;
+
+/// A part's buffer values must be at least this many times the model's parameters for the
+/// copies to pay: each part copies out and adds up a whole gradient, and each batch copies
+/// every weight into every copy.
+const VALUES_PER_PARAM: usize = 8;
+
+/// The size of the parts a batch of `rows` samples trains in side by side on copies of a
+/// model with `params` parameters whose samples take `values` values each in the buffers
+/// ([`super::chain::sample_values`]), or `None` when the batch should train on the model's
+/// own layers: when it would be one part, or parts too small for their work to outweigh
+/// copying the gradient. It depends on the batch and the model alone, never on the threads.
+pub(crate) fn part_size(rows: usize, values: usize, params: usize) -> Option<usize> {
+    let part = part_size_within(rows, values, PART_VALUES, PART_MULTIPLE);
+    (part < rows && part * values >= VALUES_PER_PARAM * params).then_some(part)
+}
 
 /// One copy of the model's layers, with buffers of its own.
 struct Replica {
@@ -64,6 +79,8 @@ pub(crate) struct Replicas {
     starts: Vec<u128>,
     streams: Vec<usize>,
     ends: Ends,
+    /// Parameters of the model (see [`part_size`]).
+    params: usize,
 }
 
 /// The batch and what every part shares.
@@ -97,6 +114,11 @@ impl Replicas {
                 })
             })
             .collect::<Option<Vec<_>>>()?;
+        let params = layers
+            .iter()
+            .flat_map(|l| l.params())
+            .map(|p| p.len())
+            .sum();
         Some(Self {
             replicas,
             results: Vec::new(),
@@ -104,7 +126,13 @@ impl Replicas {
             starts: Vec::new(),
             streams: Vec::new(),
             ends,
+            params,
         })
+    }
+
+    /// [`part_size`] for this model.
+    pub(crate) fn part_size(&self, rows: usize, values: usize) -> Option<usize> {
+        part_size(rows, values, self.params)
     }
 
     /// [`Chain::accumulate`] with the parts on the copies, each copy taking the next part

@@ -3,7 +3,7 @@
 use ndarray::Array2;
 
 use super::chain::{BatchScore, Chain, Ends, Rows, Set};
-use super::replicas::Replicas;
+use super::replicas::{self, Replicas};
 use super::testing::{bars, clusters, MnistCnn, Net, TinyCnn};
 use super::Model;
 use crate::activation::{Activation, Linear, Sigmoid, Softmax};
@@ -641,6 +641,22 @@ fn parts_on_copies_have_the_gradient_of_the_whole_batch() {
     assert!((parts_score.loss - score.loss).abs() < 1e-6 * score.loss.max(1.0));
     assert_eq!(parts_score.correct, score.correct);
     assert_eq!(after, after_whole);
+}
+
+/// Batches train on copies when they make at least two parts with work enough to outweigh
+/// copying the gradient, and on the model's own layers otherwise.
+#[test]
+fn batches_train_on_copies_when_their_parts_outweigh_the_gradient() {
+    // The seed CNN: 89,050 values a sample in the buffers, 34,826 parameters.
+    let seed = |rows| replicas::part_size(rows, 89_050, 34_826);
+    assert_eq!(seed(128), Some(16));
+    assert_eq!(seed(32), Some(8));
+    assert_eq!(seed(16), Some(4));
+    // Parts of one sample hold fewer values than eight gradients; one part is no split.
+    assert_eq!(seed(4), None);
+    assert_eq!(seed(1), None);
+    // A wide dense model: a gradient far larger than a part's activations.
+    assert_eq!(replicas::part_size(32, 13_000, 3_200_000), None);
 }
 
 /// The copies take the model's weights as they are when the batch begins, not as they

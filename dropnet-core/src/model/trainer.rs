@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use rand::Rng as _;
 
-use super::chain::{on_pool, part_size, part_size_within, BatchScore, Chain, Set, Totals};
+use super::chain::{on_pool, part_size, BatchScore, Chain, Set, Totals};
 use super::fit::Settings;
 use super::infer::evaluate_set;
-use super::replicas::{self, Replicas};
+use super::replicas::Replicas;
 use crate::callback::{BatchEnd, Callback, EpochEnd, FitContext, Stop, TrainBegin};
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, History};
@@ -171,17 +171,14 @@ impl Trainer<'_, '_, '_> {
         let (rows, values) = (picked.len(), chain.sample_values());
         on_pool(|| {
             chain.zero_grads();
-            // A batch too large for one part trains its parts side by side on the copies of
-            // the model, in parts of their own size; whether it does depends on the batch
-            // size alone, never on the threads.
-            let whole = part_size(rows, values);
-            let (score, finite) = match replicas {
-                Some(replicas) if whole < rows => {
-                    let (budget, multiple) = (replicas::PART_VALUES, replicas::PART_MULTIPLE);
-                    let part = part_size_within(rows, values, budget, multiple);
-                    replicas.accumulate(chain, train, picked, loss, part)?
-                }
-                _ => chain.accumulate(train, picked, loss, whole)?,
+            // Whether the batch trains in parts side by side on the copies depends on the
+            // batch and the model alone, never on the threads.
+            let parts = replicas
+                .as_mut()
+                .and_then(|r| Some((r.part_size(rows, values)?, r)));
+            let (score, finite) = match parts {
+                Some((part, replicas)) => replicas.accumulate(chain, train, picked, loss, part)?,
+                None => chain.accumulate(train, picked, loss, part_size(rows, values))?,
             };
             let skip = |error| {
                 Ok(Step {
