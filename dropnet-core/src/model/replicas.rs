@@ -6,8 +6,8 @@
 //! second keeps a part's activations in its core's cache from the first layer to the last,
 //! and the threads meet once a batch rather than once a layer: on the seed CNN at batch
 //! 128, two threads on eight parts of 16 took about 20% off the epoch time of three parts
-//! of 43 split layer by layer, and at batch 32 four parts of 8 took about 5% off the whole
-//! batch split layer by layer.
+//! of 43 split layer by layer (and parts of 8 another 5–10%, see [`PART_VALUES`]), and at
+//! batch 32 four parts of 8 took about 5% off the whole batch split layer by layer.
 //!
 //! Only layers that give a copy ([`Layer::replicate`]: dense, convolution, max-pooling,
 //! flatten and plain dropout) and draw a known number of words per sample
@@ -30,10 +30,12 @@ use crate::layer::{Layer, Mode};
 use crate::loss::Loss;
 use crate::runtime::Buffers;
 
-/// Buffer values (`f32`) a part may take when parts train side by side: 8 MiB. On the seed
-/// CNN at batch 128 this gives 8 parts of 16 samples; parts of 32 measured about 8% slower,
-/// parts of 8 and of 11 within the noise of 16.
-const PART_VALUES: usize = 1 << 21;
+/// Buffer values (`f32`) a part may take when parts train side by side: 3 MiB. On the seed
+/// CNN this gives parts of 8 samples, whose first activations (8 × 86.5 KB) fit in a 1 MiB
+/// L2 cache: at batch 128, on a machine with such caches, 16 parts of 8 measured 5–10%
+/// faster than 8 parts of 16 (seven runs of seven, alternating), and parts of 32 slower
+/// again.
+const PART_VALUES: usize = 3 << 18;
 
 /// Parts come in multiples of this many, so that two or four threads share a batch evenly.
 const PART_MULTIPLE: usize = 4;

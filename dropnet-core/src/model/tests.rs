@@ -649,7 +649,7 @@ fn parts_on_copies_have_the_gradient_of_the_whole_batch() {
 fn batches_train_on_copies_when_their_parts_outweigh_the_gradient() {
     // The seed CNN: 89,050 values a sample in the buffers, 34,826 parameters.
     let seed = |rows| replicas::part_size(rows, 89_050, 34_826);
-    assert_eq!(seed(128), Some(16));
+    assert_eq!(seed(128), Some(8));
     assert_eq!(seed(32), Some(8));
     assert_eq!(seed(16), Some(4));
     // Parts of one sample hold fewer values than eight gradients; one part is no split.
