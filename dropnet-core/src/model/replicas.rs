@@ -15,7 +15,7 @@
 //! the layer-by-layer path.
 //!
 //! The result does not depend on the number of threads. The parts depend on the batch size
-//! alone; every copy gets the batch's weights, and its random streams are set where the
+//! and the model alone; every copy gets the batch's weights, and its random streams are set where the
 //! whole batch would have drawn its part's noise; each part's gradient is kept apart and
 //! the parts are added in order. One thread runs the same parts one after another.
 
