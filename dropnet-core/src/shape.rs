@@ -16,7 +16,7 @@ use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn};
 use crate::error::{Error, Result};
 
 /// A per-sample shape known at compile time.
-pub trait Shape: Clone + 'static {
+pub trait Shape: 'static {
     /// The dimensions of one sample, outermost first (`[height, width, channels]`).
     const DIMS: &'static [usize];
     /// Number of `f32` values in one sample: the product of [`Shape::DIMS`].

@@ -53,7 +53,8 @@ impl<Sh: Shape> Layer for Flatten<Sh> {
     }
 
     fn replicate(&self) -> Option<Box<dyn Layer>> {
-        Some(Box::new(self.clone()))
+        let (name, shape) = (self.name, PhantomData);
+        Some(Box::new(Self { name, shape }))
     }
 
     fn input_dims(&self) -> &'static [usize] {

@@ -96,6 +96,24 @@ pub(crate) struct BatchScore {
     pub(crate) correct: usize,
 }
 
+impl BatchScore {
+    /// The score of no samples, to add parts to.
+    pub(crate) const NONE: Self = Self {
+        loss: 0.0,
+        correct: 0,
+    };
+
+    /// Adds `share`, the score of a part of `len` samples of a batch of `rows`.
+    pub(crate) fn add_part(&mut self, share: BatchScore, len: usize, rows: usize) {
+        // A batch in one part reports its loss as it is (`x · n / n` can round off).
+        self.loss = match len == rows {
+            true => share.loss,
+            false => self.loss + share.loss * len as f64 / rows as f64,
+        };
+        self.correct += share.correct;
+    }
+}
+
 /// The layers of a model together with its buffers.
 pub(crate) struct Chain<'m, 'l> {
     pub(crate) layers: &'m mut [&'l mut dyn Layer],
@@ -256,27 +274,31 @@ impl<'m, 'l> Chain<'m, 'l> {
         part: usize,
     ) -> Result<(BatchScore, bool)> {
         let rows = picked.len();
-        let mut score = BatchScore {
-            loss: 0.0,
-            correct: 0,
-        };
+        let mut score = BatchScore::NONE;
         let mut finite = true;
         for picked in picked.chunks(part.max(1)) {
-            self.load(set, Rows::Picked(picked), true);
-            self.forward_for_loss(picked.len(), Mode::Train);
-            let share = self.score_part(loss, picked.len(), rows)?;
-            // A batch in one part reports its loss as it is (`x · n / n` can round off).
-            score.loss = match picked.len() == rows {
-                true => share.loss,
-                false => score.loss + share.loss * picked.len() as f64 / rows as f64,
-            };
-            score.correct += share.correct;
+            let share = self.forward_part(set, picked, loss, rows)?;
+            score.add_part(share, picked.len(), rows);
             finite &= share.loss.is_finite();
             if finite {
                 self.backward(picked.len());
             }
         }
         Ok((score, finite))
+    }
+
+    /// Loads the samples `picked` of `set`, runs them forward for training and scores them
+    /// as a part of a batch of `rows` samples ([`Chain::score_part`]).
+    pub(crate) fn forward_part(
+        &mut self,
+        set: &Set<'_>,
+        picked: &[usize],
+        loss: &dyn Loss,
+        rows: usize,
+    ) -> Result<BatchScore> {
+        self.load(set, Rows::Picked(picked), true);
+        self.forward_for_loss(picked.len(), Mode::Train);
+        self.score_part(loss, picked.len(), rows)
     }
 
     /// Sets every parameter gradient to zero.

@@ -1,9 +1,9 @@
 //! How [`Model::fit`](super::Model::fit) is set up: the options, the validation split and
 //! every check made before training; the loop itself is in `trainer`.
 
-use super::chain::{sample_values, Chain, Ends, Set};
+use super::chain::{Chain, Ends, Set};
 use super::check::{check_batch_size, check_set};
-use super::replicas::{self, Replicas};
+use super::replicas::Replicas;
 use super::trainer::Trainer;
 use crate::callback::{Callback, Stop, Verbosity};
 use crate::error::{Error, Result};
@@ -266,15 +266,8 @@ impl Job<'_> {
 
         let largest = train.x.nrows().max(validation.map_or(0, |v| v.x.nrows()));
         let rows = settings.batch_size.min(largest);
-        // Copies of the model only when its training batches would train on them.
         let batch = settings.batch_size.min(train.x.nrows());
-        let params = layers
-            .iter()
-            .flat_map(|l| l.params())
-            .map(|p| p.len())
-            .sum();
-        let replicas = replicas::part_size(batch, sample_values(layers), params)
-            .and_then(|_| Replicas::new(layers, ends, rayon::current_num_threads()));
+        let replicas = Replicas::for_batches(layers, ends, batch);
         let chain = Chain::new(layers, parts.buffers, rows, Some(loss), ends)?;
 
         let mut printer = settings.verbosity.callback();

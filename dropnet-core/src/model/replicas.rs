@@ -15,18 +15,19 @@
 //! the layer-by-layer path.
 //!
 //! The result does not depend on the number of threads. The parts depend on the batch size
-//! and the model alone; every copy gets the batch's weights, and its random streams are set where the
-//! whole batch would have drawn its part's noise; each part's gradient is kept apart and
-//! the parts are added in order. One thread runs the same parts one after another.
+//! and the model alone; every copy gets the batch's weights, and its random streams are set
+//! where the whole batch would have drawn its part's noise; each part's gradient is kept
+//! apart and the parts are added in order. One thread runs the same parts one after
+//! another.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use super::chain::{part_size_within, BatchScore, Chain, Ends, Rows, Set};
+use super::chain::{part_size_within, sample_values, BatchScore, Chain, Ends, Set};
 use crate::error::Result;
-use crate::layer::{Layer, Mode};
+use crate::layer::Layer;
 use crate::loss::Loss;
 use crate::runtime::Buffers;
 
@@ -53,6 +54,15 @@ const VALUES_PER_PARAM: usize = 8;
 pub(crate) fn part_size(rows: usize, values: usize, params: usize) -> Option<usize> {
     let part = part_size_within(rows, values, PART_VALUES, PART_MULTIPLE);
     (part < rows && part * values >= VALUES_PER_PARAM * params).then_some(part)
+}
+
+/// Parameters of `layers`, every value of every weight tensor.
+fn param_count(layers: &[&mut dyn Layer]) -> usize {
+    layers
+        .iter()
+        .flat_map(|l| l.params())
+        .map(|p| p.len())
+        .sum()
 }
 
 /// One copy of the model's layers, with buffers of its own.
@@ -98,6 +108,14 @@ struct Batch<'a, 'b> {
 }
 
 impl Replicas {
+    /// One copy of `layers` per thread when the model's training batches of `batch`
+    /// samples would train on copies ([`part_size`]), else `None`: copies are made only
+    /// where they are used.
+    pub(crate) fn for_batches(layers: &[&mut dyn Layer], ends: Ends, batch: usize) -> Option<Self> {
+        part_size(batch, sample_values(layers), param_count(layers))?;
+        Self::new(layers, ends, rayon::current_num_threads())
+    }
+
     /// `count` copies of `layers`, or `None` when some layer gives no copy
     /// ([`Layer::replicate`]) or draws an unknown number of words
     /// ([`Layer::words_per_sample`]); the model then trains its parts on its own layers.
@@ -116,11 +134,7 @@ impl Replicas {
                 })
             })
             .collect::<Option<Vec<_>>>()?;
-        let params = layers
-            .iter()
-            .flat_map(|l| l.params())
-            .map(|p| p.len())
-            .sum();
+        let params = param_count(layers);
         Some(Self {
             replicas,
             results: Vec::new(),
@@ -182,21 +196,12 @@ impl Replicas {
             })
             .collect::<Result<Vec<()>>>()?;
 
-        let mut score = BatchScore {
-            loss: 0.0,
-            correct: 0,
-        };
+        let mut score = BatchScore::NONE;
         let mut finite = true;
         for (k, result) in self.results[..parts].iter_mut().enumerate() {
             let result = unlocked(result);
-            let len = part.min(rows - k * part);
             let share = result.score.expect("every part was trained");
-            // A batch in one part reports its loss as it is (`x · n / n` can round off).
-            score.loss = match parts {
-                1 => share.loss,
-                _ => score.loss + share.loss * len as f64 / rows as f64,
-            };
-            score.correct += share.correct;
+            score.add_part(share, part.min(rows - k * part), rows);
             finite &= result.finite;
         }
         if finite {
@@ -262,9 +267,7 @@ impl Replica {
         let loss = Some(batch.loss);
         let mut chain = Chain::new(&mut layers, &mut self.buffers, batch.part, loss, batch.ends)?;
         chain.zero_grads();
-        chain.load(batch.set, Rows::Picked(picked), true);
-        chain.forward_for_loss(picked.len(), Mode::Train);
-        let score = chain.score_part(batch.loss, picked.len(), rows)?;
+        let score = chain.forward_part(batch.set, picked, batch.loss, rows)?;
         result.finite = score.loss.is_finite();
         if result.finite {
             chain.backward(picked.len());
